@@ -1,0 +1,294 @@
+"""Sentences and token windows for long outputs.
+
+Two ways to cut a long LLM output into pieces the model can read:
+
+- :func:`split_sentences` cuts text into sentences with character offsets. It is rule-based and
+  downloads nothing (no nltk punkt fetch). It keeps fenced code blocks whole, starts a new piece at
+  every markdown heading, list item, blockquote and table row, and does not split after common
+  abbreviations ("e.g.", "Dr."), initials ("J. K."), decimals or an ellipsis followed by lower case.
+- :class:`TokenWindower` cuts the token ids of a text into overlapping windows of at most the
+  model's ``max_length`` tokens (special tokens included), so that no part of a text goes unread.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tokenizers import Tokenizer
+
+from refusal_detector.errors import ConfigError
+
+__all__ = [
+    "Sentence",
+    "TokenWindow",
+    "TokenWindower",
+    "plan_windows",
+    "split_sentences",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    """A sentence (or a markdown block such as a code block) of a text.
+
+    ``text == source[start:end]``: offsets are character offsets into the original text, with
+    surrounding whitespace excluded.
+    """
+
+    start: int
+    end: int
+    text: str
+
+
+# Words that end in a period without ending a sentence, compared lower-cased and without the period.
+# "etc." is not here: it usually ends a sentence when the next word is capitalised.
+_ABBREVIATIONS = frozenset(
+    {
+        "mr", "mrs", "ms", "mx", "dr", "prof", "sr", "jr", "st", "mt", "rev", "gen", "col", "lt",
+        "sgt", "capt", "gov", "sen", "rep", "hon", "vs", "v", "cf", "fig", "figs", "eq", "eqs",
+        "no", "nos", "vol", "vols", "pp", "p", "ch", "sec", "art", "ed", "eds", "approx", "est",
+        "dept", "univ", "inc", "ltd", "co", "corp", "jan", "feb", "mar", "apr", "jun", "jul", "aug",
+        "sep", "sept", "oct", "nov", "dec", "al", "ca", "viz", "resp", "min", "max", "incl",
+    }
+)  # fmt: skip
+
+_FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
+_HEADING = re.compile(r"^[ \t]{0,3}#{1,6}(?:[ \t]|$)")
+_LIST_ITEM = re.compile(r"^[ \t]*(?:[-*+•]|\d{1,3}[.)]|[a-zA-Z][.)])[ \t]+\S")
+_QUOTE = re.compile(r"^[ \t]{0,3}>")
+_TABLE_ROW = re.compile(r"^[ \t]*\|")
+_RULE = re.compile(r"^[ \t]{0,3}(?:[-*_][ \t]*){3,}$")
+# Candidate sentence ends: terminal punctuation, optional closing quotes/brackets/emphasis, then
+# whitespace. CJK full stops end a sentence without any whitespace after them.
+_CLOSERS = "\"'\u201d\u2019)]*_"  # quotes, brackets and emphasis that may follow the punctuation
+_LATIN_END = re.compile(r"(?:[.!?]+|\u2026)[" + re.escape(_CLOSERS) + r"]*(?=\s)")
+_CJK_END = re.compile("[\u3002\uff01\uff1f]+[\u300d\u300f\u201d\u2019)\uff09]*")
+_WORD_BEFORE = re.compile(r"([\w.]+)\.$")
+_INITIALISM = re.compile(r"(?:[A-Za-z]\.){2,}$")
+_LIST_MARKER = re.compile(r"[ \t]*(?:\d{1,3}|[a-zA-Z])[.)]")
+
+
+def split_sentences(text: str) -> list[Sentence]:
+    """Split ``text`` into sentences with character offsets; offline and deterministic.
+
+    Fenced code blocks are one piece each; headings, list items, blockquote lines and table rows
+    start a new piece; a line ending in a colon ends a piece (the list or code that follows is the
+    next one). Whitespace-only text gives ``[]``.
+    """
+    sentences: list[Sentence] = []
+    for block_start, block_end, is_code in _blocks(text):
+        if is_code:
+            sentences.extend(_trimmed(text, block_start, block_end))
+        else:
+            sentences.extend(_split_prose(text, block_start, block_end))
+    return sentences
+
+
+def _lines(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each line, end excluding the newline."""
+    spans = []
+    pos = 0
+    for line in text.splitlines(keepends=True):
+        stripped = line.rstrip("\r\n")
+        spans.append((pos, pos + len(stripped)))
+        pos += len(line)
+    return spans
+
+
+def _blocks(text: str) -> list[tuple[int, int, bool]]:
+    """Cut text into (start, end, is_code) blocks at markdown structure."""
+    blocks: list[tuple[int, int, bool]] = []
+    current: list[int] | None = None  # [start, end] of the open prose block
+    fence: str | None = None
+    code_start = 0
+
+    def close() -> None:
+        nonlocal current
+        if current is not None:
+            blocks.append((current[0], current[1], False))
+            current = None
+
+    for start, end in _lines(text):
+        line = text[start:end]
+        if fence is not None:
+            match = _FENCE.match(line)
+            if match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence):
+                blocks.append((code_start, end, True))
+                fence = None
+            continue
+        match = _FENCE.match(line)
+        if match:
+            close()
+            fence, code_start = match.group(1), start
+            continue
+        if not line.strip():
+            close()
+            continue
+        standalone = bool(_HEADING.match(line) or _TABLE_ROW.match(line) or _RULE.match(line))
+        if standalone or _LIST_ITEM.match(line) or _QUOTE.match(line):
+            close()
+        if current is None:
+            current = [start, end]
+        else:
+            current[1] = end
+        if standalone or line.rstrip().endswith(":"):
+            close()
+    close()
+    if fence is not None:  # an unclosed fence runs to the end of the text
+        blocks.append((code_start, len(text), True))
+    return blocks
+
+
+def _trimmed(text: str, start: int, end: int) -> list[Sentence]:
+    chunk = text[start:end]
+    left = len(chunk) - len(chunk.lstrip())
+    right = len(chunk.rstrip())
+    if right <= left:
+        return []
+    return [Sentence(start + left, start + right, chunk[left:right])]
+
+
+def _split_prose(text: str, start: int, end: int) -> list[Sentence]:
+    block = text[start:end]
+    cuts = sorted(
+        {m.end() for m in _LATIN_END.finditer(block) if _ends_sentence(block, m)}
+        | {m.end() for m in _CJK_END.finditer(block)}
+    )
+    pieces = []
+    previous = 0
+    for cut in [*cuts, len(block)]:
+        pieces.extend(_trimmed(text, start + previous, start + cut))
+        previous = cut
+    return pieces
+
+
+def _ends_sentence(block: str, match: re.Match[str]) -> bool:
+    """Whether the punctuation in ``match`` ends a sentence (it is followed by whitespace)."""
+    rest = block[match.end() :].lstrip()
+    if not rest:
+        return True
+    following = rest[0]
+    # "e.g. the", "3 p.m. today", "wait... what": lower case continues the sentence.
+    if following.islower():
+        return False
+    punct = match.group(0)
+    line_start = block.rfind("\n", 0, match.start()) + 1
+    if _LIST_MARKER.fullmatch(block[line_start : match.end()]):  # "1. Open the file."
+        return False
+    if punct.startswith(".") and punct.rstrip(_CLOSERS) == ".":
+        before = block[: match.start() + 1]
+        word = _WORD_BEFORE.search(before)
+        if word:
+            token = word.group(1)
+            bare = token.rstrip(".").rsplit(".", 1)[-1].lower()
+            if bare in _ABBREVIATIONS and not (bare == "no" and not following.isdigit()):
+                return False
+            if len(token) == 1 and token.isupper():  # an initial: "J. K. Rowling"
+                return False
+            if _INITIALISM.search(token + "."):  # "U.S.", "e.g.", "i.e."
+                return False
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class TokenWindow:
+    """One model input cut from a text.
+
+    ``ids`` is a complete model input (special tokens included); ``char_start``/``char_end`` are the
+    character offsets of the text it covers.
+    """
+
+    ids: list[int]
+    char_start: int
+    char_end: int
+
+
+def plan_windows(n_tokens: int, *, size: int, stride: int) -> list[tuple[int, int]]:
+    """Token ranges ``(start, end)`` of overlapping windows covering ``n_tokens`` tokens.
+
+    Windows hold ``size`` tokens and start ``stride`` tokens apart; the last window is aligned to
+    the end of the text, so every window is full and every token is covered. A text of at most
+    ``size`` tokens (including zero) is one window.
+
+    Raises:
+        ConfigError: ``size`` < 1, or ``stride`` not in [1, size].
+    """
+    if size < 1:
+        raise ConfigError(f"window size must be >= 1 token, got {size}")
+    if not 1 <= stride <= size:
+        raise ConfigError(
+            f"window stride must be in [1, {size}] tokens (the window size), got {stride}"
+        )
+    if n_tokens <= size:
+        return [(0, n_tokens)]
+    windows = [(s, s + size) for s in range(0, n_tokens - size, stride)]
+    windows.append((n_tokens - size, n_tokens))
+    return windows
+
+
+class TokenWindower:
+    """Cut texts into overlapping windows of model inputs.
+
+    Args:
+        tokenizer: the model's tokenizer; it is copied, so its truncation settings are left alone.
+        max_length: tokens per window, special tokens included (the model window).
+        stride: tokens between the starts of consecutive windows; the overlap is
+            ``content_size - stride``. ``None`` means half the window (50% overlap), so that any
+            span of up to half a window lies whole inside at least one window.
+
+    Raises:
+        ConfigError: ``max_length`` leaves no room for text, or ``stride`` is out of range.
+    """
+
+    def __init__(self, tokenizer: Tokenizer, *, max_length: int, stride: int | None = None) -> None:
+        self._tokenizer = Tokenizer.from_str(tokenizer.to_str())
+        self._tokenizer.no_truncation()
+        self._tokenizer.no_padding()
+        self.prefix, self.suffix = _special_affixes(self._tokenizer)
+        self.content_size = max_length - len(self.prefix) - len(self.suffix)
+        if self.content_size < 1:
+            raise ConfigError(
+                f"max_length must leave room for text after {len(self.prefix) + len(self.suffix)} "
+                f"special tokens, got {max_length}"
+            )
+        self.max_length = max_length
+        self.stride = max(1, self.content_size // 2) if stride is None else stride
+        plan_windows(0, size=self.content_size, stride=self.stride)  # validates the stride
+
+    def windows(self, texts: Sequence[str]) -> list[list[TokenWindow]]:
+        """Windows per text, in text order; every text gets at least one window."""
+        encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        result = []
+        for encoding in encodings:
+            ids, offsets = encoding.ids, encoding.offsets
+            text_windows = []
+            for start, end in plan_windows(len(ids), size=self.content_size, stride=self.stride):
+                char_start = offsets[start][0] if end > start else 0
+                char_end = offsets[end - 1][1] if end > start else 0
+                text_windows.append(
+                    TokenWindow([*self.prefix, *ids[start:end], *self.suffix], char_start, char_end)
+                )
+            result.append(text_windows)
+        return result
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Content tokens per text (special tokens excluded, nothing truncated)."""
+        return [
+            len(e.ids) for e in self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        ]
+
+
+def _special_affixes(tokenizer: Tokenizer) -> tuple[list[int], list[int]]:
+    """Special token ids the post-processor puts before and after one text ([CLS] ... [SEP])."""
+    encoding = tokenizer.encode("a", add_special_tokens=True)
+    mask = encoding.special_tokens_mask
+    lead = 0
+    while lead < len(mask) and mask[lead]:
+        lead += 1
+    trail = 0
+    while trail < len(mask) - lead and mask[len(mask) - 1 - trail]:
+        trail += 1
+    ids = encoding.ids
+    return ids[:lead], ids[len(ids) - trail :]

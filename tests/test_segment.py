@@ -1,0 +1,199 @@
+"""Sentence splitting and token windows (refusal_detector.segment)."""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+import sys
+
+import pytest
+from fake_detector import fake_tokenizer
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from refusal_detector.errors import ConfigError
+from refusal_detector.segment import TokenWindower, plan_windows, split_sentences
+
+
+def texts(text: str) -> list[str]:
+    return [s.text for s in split_sentences(text)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I'm sorry. I can't help with that!", ["I'm sorry.", "I can't help with that!"]),
+        ("Really? Yes.", ["Really?", "Yes."]),
+        ("Ask Dr. Smith, e.g. at noon. Then go.", ["Ask Dr. Smith, e.g. at noon.", "Then go."]),
+        (
+            "Mr. and Mrs. Lee met Prof. Kim vs. Ms. Park.",
+            ["Mr. and Mrs. Lee met Prof. Kim vs. Ms. Park."],
+        ),
+        ("J. K. Rowling lives in the U.K. now.", ["J. K. Rowling lives in the U.K. now."]),
+        ("Pi is 3.14 and e is 2.72. Next.", ["Pi is 3.14 and e is 2.72.", "Next."]),
+        ("Wait... what? Ok... Fine.", ["Wait... what?", "Ok...", "Fine."]),
+        ("See No. 5 here. It is fine.", ["See No. 5 here.", "It is fine."]),
+        ('He said "Stop." Then left.', ['He said "Stop."', "Then left."]),
+        ("Meet at 3 p.m. today. Bring snacks.", ["Meet at 3 p.m. today.", "Bring snacks."]),
+        ("Visit example.com. It helps.", ["Visit example.com.", "It helps."]),
+        ("\u8fd9\u662f\u3002\u7b2c\u4e8c\uff01", ["\u8fd9\u662f\u3002", "\u7b2c\u4e8c\uff01"]),
+        ("no punctuation at all", ["no punctuation at all"]),
+        ("   \n\t ", []),
+        ("", []),
+    ],
+)
+def test_split_sentences_prose(text: str, expected: list[str]) -> None:
+    assert texts(text) == expected
+
+
+def test_markdown_structure_starts_new_pieces() -> None:
+    text = (
+        "# Pancakes\n"
+        "Here is the recipe:\n"
+        "1. Mix flour and eggs\n"
+        "2. Fry for 2 minutes. Flip once.\n"
+        "- serve warm\n"
+        "  with syrup\n"
+        "* enjoy\n"
+        "> Note. Keep it hot\n"
+        "| step | time |\n"
+        "|------|------|\n"
+        "---\n"
+        "Done"
+    )
+    assert texts(text) == [
+        "# Pancakes",
+        "Here is the recipe:",
+        "1. Mix flour and eggs",
+        "2. Fry for 2 minutes.",
+        "Flip once.",
+        "- serve warm\n  with syrup",
+        "* enjoy",
+        "> Note.",
+        "Keep it hot",
+        "| step | time |",
+        "|------|------|",
+        "---",
+        "Done",
+    ]
+
+
+def test_fenced_code_block_is_one_piece() -> None:
+    code = "```python\nx = 1. \nprint('Hi. There!')\n\nreturn x\n```"
+    text = f"Here you go.\n\n{code}\nI'm sorry, but that is all."
+    assert texts(text) == ["Here you go.", code, "I'm sorry, but that is all."]
+
+
+def test_unclosed_fence_runs_to_end() -> None:
+    text = "Code:\n~~~\nA. B. C.\n\nD."
+    assert texts(text) == ["Code:", "~~~\nA. B. C.\n\nD."]
+
+
+def test_soft_wrapped_lines_stay_one_sentence() -> None:
+    text = "I'm sorry, but I\ncannot help with\nthat request. Sure thing."
+    assert texts(text) == ["I'm sorry, but I\ncannot help with\nthat request.", "Sure thing."]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(
+        alphabet=st.sampled_from(list("ab .!?\n\t-#>|`~:1)\"'Ié。")) | st.characters(),
+        max_size=200,
+    )
+)
+def test_sentences_are_ordered_trimmed_and_cover_every_visible_character(text: str) -> None:
+    sentences = split_sentences(text)
+    covered = set()
+    previous_end = 0
+    for s in sentences:
+        assert text[s.start : s.end] == s.text
+        assert s.text and s.text == s.text.strip()
+        assert s.start >= previous_end
+        previous_end = s.end
+        covered.update(range(s.start, s.end))
+    visible = {i for i, ch in enumerate(text) if not ch.isspace()}
+    assert visible <= covered
+
+
+def test_splitting_never_imports_nltk_or_downloads() -> None:
+    code = (
+        "import sys, socket\n"
+        "socket.socket = None\n"
+        "from refusal_detector.segment import split_sentences\n"
+        "assert len(split_sentences('A b. C d.')) == 2\n"
+        "assert 'nltk' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize(
+    ("n", "size", "stride", "expected"),
+    [
+        (0, 4, 2, [(0, 0)]),
+        (3, 4, 2, [(0, 3)]),
+        (4, 4, 2, [(0, 4)]),
+        (5, 4, 2, [(0, 4), (1, 5)]),
+        (10, 4, 2, [(0, 4), (2, 6), (4, 8), (6, 10)]),
+        (11, 4, 4, [(0, 4), (4, 8), (7, 11)]),
+        (6, 4, 1, [(0, 4), (1, 5), (2, 6)]),
+    ],
+)
+def test_plan_windows(n: int, size: int, stride: int, expected: list[tuple[int, int]]) -> None:
+    assert plan_windows(n, size=size, stride=stride) == expected
+
+
+@given(st.integers(0, 500), st.integers(1, 64), st.data())
+def test_windows_are_full_cover_every_token_and_overlap_by_size_minus_stride(
+    n: int, size: int, data: st.DataObject
+) -> None:
+    stride = data.draw(st.integers(1, size))
+    windows = plan_windows(n, size=size, stride=stride)
+    covered = set()
+    for start, end in windows:
+        assert end - start == min(size, n)
+        covered.update(range(start, end))
+    assert covered == set(range(n))
+    for (s1, _), (s2, _) in itertools.pairwise(windows):
+        assert 0 < s2 - s1 <= stride
+
+
+@pytest.mark.parametrize(("size", "stride"), [(0, 1), (4, 0), (4, 5)])
+def test_plan_windows_rejects_bad_sizes(size: int, stride: int) -> None:
+    with pytest.raises(ConfigError, match="window"):
+        plan_windows(10, size=size, stride=stride)
+
+
+def test_short_text_window_equals_the_tokenizers_own_encoding() -> None:
+    tokenizer = fake_tokenizer()
+    windower = TokenWindower(tokenizer, max_length=16)
+    text = "Here are the steps. Mix flour and eggs."
+    [[window]] = windower.windows([text])
+    assert window.ids == tokenizer.encode(text).ids
+    assert (window.char_start, window.char_end) == (0, len(text))
+
+
+def test_long_text_windows_carry_special_tokens_and_cover_all_tokens() -> None:
+    tokenizer = fake_tokenizer()
+    tokenizer.enable_truncation(8)
+    windower = TokenWindower(tokenizer, max_length=10, stride=3)
+    text = " ".join(["one two three"] * 20) + " sorry"
+    [windows] = windower.windows([text])
+    cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
+    assert windower.content_size == 8
+    assert len(windows) == 1 + -(-(61 - 8) // 3)
+    for w in windows:
+        assert len(w.ids) == 10 and w.ids[0] == cls and w.ids[-1] == sep
+    assert windows[-1].ids[-2] == tokenizer.token_to_id("sorry")
+    assert windows[-1].char_end == len(text)
+    assert windows[1].char_start == len("one two three ")  # the second window starts 3 tokens in
+    assert tokenizer.truncation is not None  # the caller's tokenizer is left as it was
+
+
+def test_default_stride_is_half_the_window() -> None:
+    windower = TokenWindower(fake_tokenizer(), max_length=18)
+    assert (windower.content_size, windower.stride) == (16, 8)
+
+
+def test_windower_rejects_a_window_with_no_room_for_text() -> None:
+    with pytest.raises(ConfigError, match="max_length"):
+        TokenWindower(fake_tokenizer(), max_length=2)
