@@ -1,0 +1,40 @@
+"""refusal-detector: classify LLM outputs as refusals (REJECTION) or normal answers (NORMAL).
+
+>>> from refusal_detector import RefusalDetector
+>>> detector = RefusalDetector.from_pretrained()  # doctest: +SKIP
+>>> detector(["Sorry, but I can't assist with that."])  # doctest: +SKIP
+[{'label': 'REJECTION', 'score': 0.99}]
+
+Importing the package has no side effects and never imports torch or transformers.
+"""
+
+from __future__ import annotations
+
+from refusal_detector.detector import RefusalDetector, default_model_dir
+from refusal_detector.errors import (
+    BackendUnavailableError,
+    ConfigError,
+    DataError,
+    ExportValidationError,
+    ModelLoadError,
+    RefusalDetectorError,
+)
+from refusal_detector.labels import ID2LABEL, LABEL2ID, NORMAL, REJECTION
+
+__all__ = [
+    "ID2LABEL",
+    "LABEL2ID",
+    "NORMAL",
+    "REJECTION",
+    "BackendUnavailableError",
+    "ConfigError",
+    "DataError",
+    "ExportValidationError",
+    "ModelLoadError",
+    "RefusalDetector",
+    "RefusalDetectorError",
+    "__version__",
+    "default_model_dir",
+]
+
+__version__ = "0.1.0"

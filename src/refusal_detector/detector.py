@@ -1,0 +1,221 @@
+"""RefusalDetector: tokenise, batch, run a backend, softmax, threshold, pipeline-shaped output."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from tokenizers import Tokenizer
+
+from refusal_detector.backends import Backend, load_backend, resolve_backend_kind
+from refusal_detector.errors import ConfigError, ModelLoadError
+from refusal_detector.labels import ID2LABEL, NORMAL, REJECTION
+from refusal_detector.model_dir import (
+    TOKENIZER_FILE,
+    check_model_dir,
+    model_max_length,
+    pad_token_id,
+    read_tokenizer_config,
+)
+
+__all__ = ["RefusalDetector", "check_threshold", "default_model_dir"]
+
+logger = logging.getLogger(__name__)
+
+_REJECTION_ID = 1
+
+
+def default_model_dir() -> Path:
+    """The shipped default model: ``refusal_detector/models/refusal-detector-minilm``."""
+    return Path(__file__).parent / "models" / "refusal-detector-minilm"
+
+
+def check_threshold(threshold: float) -> float:
+    """Return ``threshold`` if it lies in [0, 1], else raise ConfigError."""
+    if not 0.0 <= threshold <= 1.0:
+        raise ConfigError(f"threshold must be in [0, 1], got {threshold}")
+    return threshold
+
+
+class RefusalDetector:
+    """Classify LLM outputs as REJECTION (a refusal) or NORMAL.
+
+    Create one with :meth:`from_pretrained`. Texts longer than the model window are truncated to
+    ``max_length`` tokens (special tokens included). An empty or whitespace-only text is classified
+    as is: the model sees just ``[CLS] [SEP]``.
+
+    Attributes:
+        model_dir: the model directory.
+        backend_name: "onnx" or "torch".
+        tokenizer: the `tokenizers` tokenizer, configured without truncation or padding.
+        max_length: tokens per sequence, special tokens included.
+        id2label: ``{0: "NORMAL", 1: "REJECTION"}``.
+        batch_size: sequences per backend call.
+    """
+
+    def __init__(
+        self,
+        *,
+        model_dir: Path,
+        backend: Backend,
+        backend_name: str,
+        tokenizer: Tokenizer,
+        max_length: int,
+        pad_id: int,
+        batch_size: int = 32,
+    ) -> None:
+        if batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+        self.model_dir = model_dir
+        self.backend = backend
+        self.backend_name = backend_name
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+        self.pad_id = pad_id
+        self.batch_size = batch_size
+        self.id2label: dict[int, str] = dict(ID2LABEL)
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        path: str | Path | None = None,
+        *,
+        backend: str = "auto",
+        batch_size: int = 32,
+        max_length: int | None = None,
+    ) -> RefusalDetector:
+        """Load a model directory; ``path=None`` loads the shipped default model.
+
+        Args:
+            path: a model directory (Hugging Face layout, see ``refusal_detector.model_dir``).
+            backend: "onnx", "torch", or "auto" (onnx when ``onnx/model.onnx`` exists and
+                onnxruntime is installed, else torch). A requested backend never falls back.
+            batch_size: sequences per backend call.
+            max_length: truncate to this many tokens; at most the model window (the default).
+
+        Raises:
+            ModelLoadError: the directory is missing, incomplete or corrupt (names the file).
+            BackendUnavailableError: the backend's dependencies are not installed.
+            ConfigError: batch_size or max_length out of range.
+        """
+        if path is None:
+            model_dir = default_model_dir()
+            if not model_dir.is_dir():
+                raise ModelLoadError(
+                    f"{model_dir}: the default model is not installed; pass a model directory "
+                    "(RefusalDetector.from_pretrained(path) or --model PATH)"
+                )
+        else:
+            model_dir = Path(path).expanduser()
+        kind = resolve_backend_kind(backend, model_dir)
+        config = check_model_dir(model_dir, backend=kind)
+        tokenizer_config = read_tokenizer_config(model_dir)
+        window = model_max_length(config, tokenizer_config)
+        if max_length is None:
+            max_length = window
+        elif not 2 < max_length <= window:
+            raise ConfigError(
+                f"max_length must be in [3, {window}] for this model, got {max_length}"
+            )
+        try:
+            tokenizer = Tokenizer.from_file(str(model_dir / TOKENIZER_FILE))
+        except Exception as exc:  # tokenizers raises a bare Exception on a corrupt file
+            raise ModelLoadError(f"{model_dir / TOKENIZER_FILE}: cannot load ({exc})") from exc
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(max_length)
+        pad_id = pad_token_id(config, tokenizer_config, tokenizer.get_vocab())
+        loaded = load_backend(kind, model_dir)
+        logger.info("loaded %s with the %s backend", model_dir, kind)
+        return cls(
+            model_dir=model_dir,
+            backend=loaded,
+            backend_name=kind,
+            tokenizer=tokenizer,
+            max_length=max_length,
+            pad_id=pad_id,
+            batch_size=batch_size,
+        )
+
+    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids per text, with special tokens, truncated to ``max_length``."""
+        return [e.ids for e in self.tokenizer.encode_batch(list(texts), add_special_tokens=True)]
+
+    def score_token_sequences(self, sequences: Sequence[Sequence[int]]) -> npt.NDArray[np.float32]:
+        """P(REJECTION) for each token-id sequence, in input order.
+
+        Each sequence is a complete model input (special tokens included) of at most
+        ``max_length`` ids. Sequences are sorted by length and batched with dynamic padding.
+        """
+        scores = np.empty(len(sequences), dtype=np.float32)
+        if not sequences:
+            return scores
+        lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
+        if lengths.max() > self.max_length or lengths.min() < 1:
+            raise ValueError(
+                f"token sequences must hold 1 to {self.max_length} ids; "
+                f"got lengths {lengths.min()}..{lengths.max()}"
+            )
+        order = np.argsort(-lengths, kind="stable")
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            batch = self._pad([sequences[i] for i in idx])
+            logits = self.backend.logits(batch).astype(np.float64)
+            logits -= logits.max(axis=1, keepdims=True)
+            probs = np.exp(logits)
+            probs /= probs.sum(axis=1, keepdims=True)
+            scores[idx] = probs[:, _REJECTION_ID]
+        return scores
+
+    def _pad(self, sequences: list[Sequence[int]]) -> dict[str, npt.NDArray[np.int64]]:
+        width = max(len(s) for s in sequences)
+        input_ids = np.full((len(sequences), width), self.pad_id, dtype=np.int64)
+        attention_mask = np.zeros((len(sequences), width), dtype=np.int64)
+        for row, seq in enumerate(sequences):
+            input_ids[row, : len(seq)] = seq
+            attention_mask[row, : len(seq)] = 1
+        batch = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if "token_type_ids" in self.backend.input_names:
+            batch["token_type_ids"] = np.zeros_like(input_ids)
+        return batch
+
+    def predict_proba(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """P(REJECTION) per text as an (n,) float32 array."""
+        return self.score_token_sequences(self.encode(_as_list(texts)))
+
+    def __call__(
+        self, texts: str | Sequence[str], *, threshold: float = 0.5
+    ) -> list[dict[str, Any]]:
+        """Classify texts; returns one ``{"label": ..., "score": ...}`` dict per text.
+
+        ``label`` is REJECTION when P(REJECTION) >= ``threshold``; ``score`` is the probability of
+        the returned label, as transformers' text-classification pipeline reports it. A single
+        string is treated as a list of one.
+        """
+        check_threshold(threshold)
+        probs = self.predict_proba(_as_list(texts))
+        return [
+            {"label": REJECTION, "score": float(p)}
+            if p >= threshold
+            else {"label": NORMAL, "score": float(1.0 - p)}
+            for p in probs
+        ]
+
+    def __repr__(self) -> str:
+        return (
+            f"RefusalDetector(model_dir={str(self.model_dir)!r}, backend={self.backend_name!r}, "
+            f"max_length={self.max_length})"
+        )
+
+
+def _as_list(texts: str | Sequence[str]) -> list[str]:
+    if isinstance(texts, str):
+        return [texts]
+    texts = list(texts)
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"texts[{i}] must be a str, got {type(text).__name__}")
+    return texts
