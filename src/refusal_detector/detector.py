@@ -21,12 +21,22 @@ from refusal_detector.model_dir import (
     pad_token_id,
     read_tokenizer_config,
 )
+from refusal_detector.segment import TokenWindower
+from refusal_detector.spans import (
+    RefusalVerdict,
+    SentenceScore,
+    VerdictConfig,
+    refusal_verdicts,
+    score_sentences,
+)
 
-__all__ = ["RefusalDetector", "check_threshold", "default_model_dir"]
+__all__ = ["REDUCTIONS", "RefusalDetector", "check_threshold", "default_model_dir"]
 
 logger = logging.getLogger(__name__)
 
 _REJECTION_ID = 1
+REDUCTIONS = ("max", "mean")
+"""How window scores become one text score: "max" (a refusal anywhere counts) or "mean"."""
 
 
 def default_model_dir() -> Path:
@@ -44,9 +54,12 @@ def check_threshold(threshold: float) -> float:
 class RefusalDetector:
     """Classify LLM outputs as REJECTION (a refusal) or NORMAL.
 
-    Create one with :meth:`from_pretrained`. Texts longer than the model window are truncated to
-    ``max_length`` tokens (special tokens included). An empty or whitespace-only text is classified
-    as is: the model sees just ``[CLS] [SEP]``.
+    Create one with :meth:`from_pretrained`. Nothing is truncated: a text longer than the model
+    window is cut into overlapping windows of ``max_length`` tokens (special tokens included) that
+    start ``window_stride`` tokens apart; all windows of all texts are scored in batches, and a
+    text's score is the ``reduction`` of its window scores (max by default: a refusal anywhere
+    counts). A text that fits the window is one window, exactly as before. An empty or
+    whitespace-only text is classified as is: the model sees just ``[CLS] [SEP]``.
 
     Attributes:
         model_dir: the model directory.
@@ -55,6 +68,8 @@ class RefusalDetector:
         max_length: tokens per sequence, special tokens included.
         id2label: ``{0: "NORMAL", 1: "REJECTION"}``.
         batch_size: sequences per backend call.
+        window_stride: tokens between the starts of consecutive windows of a long text.
+        reduction: "max" or "mean" over a text's window scores.
     """
 
     def __init__(
@@ -67,9 +82,15 @@ class RefusalDetector:
         max_length: int,
         pad_id: int,
         batch_size: int = 32,
+        window_stride: int | None = None,
+        reduction: str = "max",
     ) -> None:
         if batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+        if reduction not in REDUCTIONS:
+            raise ConfigError(
+                f"reduction must be one of {', '.join(REDUCTIONS)}, got {reduction!r}"
+            )
         self.model_dir = model_dir
         self.backend = backend
         self.backend_name = backend_name
@@ -78,6 +99,9 @@ class RefusalDetector:
         self.pad_id = pad_id
         self.batch_size = batch_size
         self.id2label: dict[int, str] = dict(ID2LABEL)
+        self.reduction = reduction
+        self._windower = TokenWindower(tokenizer, max_length=max_length, stride=window_stride)
+        self.window_stride = self._windower.stride
 
     @classmethod
     def from_pretrained(
@@ -87,6 +111,8 @@ class RefusalDetector:
         backend: str = "auto",
         batch_size: int = 32,
         max_length: int | None = None,
+        window_stride: int | None = None,
+        reduction: str = "max",
     ) -> RefusalDetector:
         """Load a model directory; ``path=None`` loads the shipped default model.
 
@@ -95,12 +121,15 @@ class RefusalDetector:
             backend: "onnx", "torch", or "auto" (onnx when ``onnx/model.onnx`` exists and
                 onnxruntime is installed, else torch). A requested backend never falls back.
             batch_size: sequences per backend call.
-            max_length: truncate to this many tokens; at most the model window (the default).
+            max_length: tokens per window; at most the model window (the default).
+            window_stride: tokens between window starts for long texts; None means half a window
+                (50% overlap). Smaller is more robust and slower; see docs/long_outputs.md.
+            reduction: "max" (default) or "mean" over a text's window scores.
 
         Raises:
             ModelLoadError: the directory is missing, incomplete or corrupt (names the file).
             BackendUnavailableError: the backend's dependencies are not installed.
-            ConfigError: batch_size or max_length out of range.
+            ConfigError: batch_size, max_length, window_stride or reduction out of range.
         """
         if path is None:
             model_dir = default_model_dir()
@@ -138,6 +167,8 @@ class RefusalDetector:
             max_length=max_length,
             pad_id=pad_id,
             batch_size=batch_size,
+            window_stride=window_stride,
+            reduction=reduction,
         )
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
@@ -182,9 +213,44 @@ class RefusalDetector:
             batch["token_type_ids"] = np.zeros_like(input_ids)
         return batch
 
+    def window_scores(self, texts: Sequence[str]) -> list[npt.NDArray[np.float32]]:
+        """P(REJECTION) of each token window, per text, in text order (one window if it fits)."""
+        per_text = self._windower.windows(_as_list(texts))
+        flat = self.score_token_sequences([w.ids for windows in per_text for w in windows])
+        bounds = np.cumsum([len(windows) for windows in per_text])[:-1]
+        return list(np.split(flat, bounds))
+
     def predict_proba(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        """P(REJECTION) per text as an (n,) float32 array."""
-        return self.score_token_sequences(self.encode(_as_list(texts)))
+        """P(REJECTION) per text as an (n,) float32 array, reduced over the text's windows."""
+        reduce = np.max if self.reduction == "max" else np.mean
+        scores = [reduce(s) for s in self.window_scores(texts)]
+        return np.asarray(scores, dtype=np.float32).reshape(len(scores))
+
+    def score_sentences(self, text: str) -> list[SentenceScore]:
+        """Every sentence of ``text`` with its character offsets and its own P(REJECTION)."""
+        return score_sentences(self, [text])[0]
+
+    def refusal_spans(self, text: str, *, threshold: float = 0.5) -> list[SentenceScore]:
+        """The sentences of ``text`` that refuse: those scoring at least ``threshold`` on their own.
+
+        Each has character offsets (``text[s.start:s.end] == s.text``), text and score. For the
+        three-way verdict, and refusals that only show in context, see :meth:`refusal_verdict`.
+        """
+        check_threshold(threshold)
+        return [s for s in self.score_sentences(text) if s.score >= threshold]
+
+    def refusal_verdict(self, text: str, *, config: VerdictConfig | None = None) -> RefusalVerdict:
+        """Three-way verdict: compliance, partial_refusal or full_refusal, with the driving spans.
+
+        See :func:`refusal_detector.spans.decide_verdict` for the rules and ``config``.
+        """
+        return refusal_verdicts(self, [text], config=config)[0]
+
+    def refusal_verdicts(
+        self, texts: Sequence[str], *, config: VerdictConfig | None = None
+    ) -> list[RefusalVerdict]:
+        """:meth:`refusal_verdict` for many texts, with all windows and sentences batched."""
+        return refusal_verdicts(self, _as_list(texts), config=config)
 
     def __call__(
         self, texts: str | Sequence[str], *, threshold: float = 0.5
@@ -207,7 +273,8 @@ class RefusalDetector:
     def __repr__(self) -> str:
         return (
             f"RefusalDetector(model_dir={str(self.model_dir)!r}, backend={self.backend_name!r}, "
-            f"max_length={self.max_length})"
+            f"max_length={self.max_length}, window_stride={self.window_stride}, "
+            f"reduction={self.reduction!r})"
         )
 
 
