@@ -216,6 +216,8 @@ class RefusalDetector:
     def window_scores(self, texts: Sequence[str]) -> list[npt.NDArray[np.float32]]:
         """P(REJECTION) of each token window, per text, in text order (one window if it fits)."""
         per_text = self._windower.windows(_as_list(texts))
+        if not per_text:
+            return []
         flat = self.score_token_sequences([w.ids for windows in per_text for w in windows])
         bounds = np.cumsum([len(windows) for windows in per_text])[:-1]
         return list(np.split(flat, bounds))
