@@ -185,7 +185,7 @@ def _classify(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from refusal_detector.predict_io import predict_file
+    from refusal_detector.io import predict_file
 
     detector = _load(args)
     summary = predict_file(

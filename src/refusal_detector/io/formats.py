@@ -1,0 +1,298 @@
+"""Row-streaming readers and chunk writers for JSONL, CSV and Parquet, chosen by file extension.
+
+Readers yield :class:`Row` objects one at a time, so memory stays bounded by the caller's chunk.
+A row that cannot be read (invalid UTF-8, bad JSON, a ragged CSV line) is still yielded, with an
+``error`` set, so that no row is lost. Text that is not valid UTF-8 is kept with U+FFFD in place of
+the bad bytes, so outputs are always valid UTF-8.
+
+Writers write one chunk ("part") to its own file; :func:`merge_parts` concatenates the parts into
+the final output. Parts are what makes ``predict --resume`` exact after a kill.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from refusal_detector.errors import DataError
+
+__all__ = [
+    "FORMATS",
+    "Row",
+    "count_rows",
+    "file_format",
+    "input_columns",
+    "merge_parts",
+    "read_rows",
+    "write_part",
+]
+
+FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+
+# Python's csv module refuses fields over 128 KiB by default; LLM outputs can be megabytes.
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+
+
+@dataclass(slots=True)
+class Row:
+    """One input row: its fields, where it came from (``line 12``) and why it is unusable, if so."""
+
+    fields: dict[str, Any]
+    where: str
+    error: str | None = None
+
+
+def file_format(path: Path) -> str:
+    """ "jsonl", "csv" or "parquet" from the extension; DataError for anything else."""
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise DataError(
+            f"{path}: unsupported extension {path.suffix!r}; use one of {', '.join(FORMATS)}"
+        )
+    return fmt
+
+
+# ---------------------------------------------------------------- reading
+
+
+def input_columns(path: Path) -> list[str] | None:
+    """Column names of a CSV header or Parquet schema; None for JSONL (rows carry their keys)."""
+    fmt = file_format(path)
+    if fmt == "parquet":
+        return list(_parquet_file(path).schema_arrow.names)
+    if fmt == "csv":
+        with path.open(encoding="utf-8", errors="replace", newline="") as f:
+            header = next(csv.reader(f), None)
+        if header is None:
+            raise DataError(f"{path}: empty CSV file; expected a header line")
+        return header
+    return None
+
+
+def read_rows(path: Path, *, skip: int = 0) -> Iterator[Row]:
+    """Yield the rows of ``path`` after the first ``skip`` (blank JSONL lines are not rows)."""
+    fmt = file_format(path)
+    if fmt == "jsonl":
+        return _read_jsonl(path, skip)
+    if fmt == "csv":
+        return _read_csv(path, skip)
+    return _read_parquet(path, skip)
+
+
+def count_rows(path: Path) -> int:
+    """Number of rows ``read_rows`` yields (one pass over the file for JSONL and CSV)."""
+    fmt = file_format(path)
+    if fmt == "parquet":
+        return int(_parquet_file(path).metadata.num_rows)
+    if fmt == "jsonl":
+        with path.open("rb") as f:
+            return sum(1 for line in f if line.strip())
+    with path.open(encoding="utf-8", errors="replace", newline="") as f:
+        return max(0, sum(1 for _ in csv.reader(f)) - 1)
+
+
+def _decode(raw: bytes) -> tuple[str, str | None]:
+    try:
+        return raw.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        return raw.decode("utf-8", errors="replace"), f"invalid UTF-8 at byte {exc.start}"
+
+
+def _read_jsonl(path: Path, skip: int) -> Iterator[Row]:
+    with path.open("rb") as f:
+        rows = 0
+        for number, raw in enumerate(f, start=1):
+            if not raw.strip():
+                continue
+            rows += 1
+            if rows <= skip:
+                continue
+            where = f"line {number}"
+            text, bad_utf8 = _decode(raw)
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as exc:
+                reason = bad_utf8 or f"not valid JSON ({exc.msg} at column {exc.colno})"
+                yield Row({}, where, f"{where}: {reason}")
+                continue
+            if not isinstance(value, dict):
+                kind = type(value).__name__
+                yield Row({}, where, f"{where}: expected a JSON object, found {kind}")
+                continue
+            yield Row(value, where, f"{where}: {bad_utf8}" if bad_utf8 else None)
+
+
+def _read_csv(path: Path, skip: int) -> Iterator[Row]:
+    # surrogateescape keeps undecodable bytes visible per row instead of failing the whole file.
+    with path.open(encoding="utf-8", errors="surrogateescape", newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header is None:
+            return
+        for index, values in enumerate(reader):
+            if index < skip:
+                continue
+            where = f"row {index + 1}"
+            error = None
+            if any(_has_surrogates(v) for v in values):
+                values = [_replace_surrogates(v) for v in values]
+                error = f"{where}: invalid UTF-8"
+            if len(values) > len(header):
+                error = f"{where}: {len(values)} fields but the header has {len(header)}"
+                values = values[: len(header)]
+            fields: dict[str, Any] = dict(zip(header, values, strict=False))
+            yield Row(fields, where, error)
+
+
+def _has_surrogates(value: str) -> bool:
+    return any("\udc80" <= ch <= "\udcff" for ch in value)
+
+
+def _replace_surrogates(value: str) -> str:
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", errors="replace")
+
+
+def _parquet_file(path: Path) -> pq.ParquetFile:
+    try:
+        return pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise DataError(f"{path}: not a readable Parquet file ({exc})") from exc
+
+
+def _read_parquet(path: Path, skip: int) -> Iterator[Row]:
+    parquet = _parquet_file(path)
+    seen = 0
+    # Small record batches keep memory bounded even when rows hold megabytes of text.
+    for batch in parquet.iter_batches(batch_size=256):
+        if seen + batch.num_rows <= skip:
+            seen += batch.num_rows
+            continue
+        start = max(0, skip - seen)
+        for offset, fields in enumerate(batch.slice(start).to_pylist(), start=seen + start):
+            yield Row(fields, f"row {offset + 1}")
+        seen += batch.num_rows
+
+
+# ---------------------------------------------------------------- writing
+
+
+def write_part(
+    rows: Sequence[dict[str, Any]],
+    fmt: str,
+    target: BinaryIO,
+    *,
+    columns: Sequence[str] | None,
+    schema: pa.Schema | None = None,
+) -> None:
+    """Write ``rows`` to ``target`` as one part: JSONL lines, headerless CSV rows or Parquet.
+
+    ``columns`` fixes the CSV column order; ``schema`` the Parquet types where known (input was
+    Parquet), else types are inferred from the part and unified in :func:`merge_parts`.
+    """
+    if fmt == "jsonl":
+        for row in rows:
+            target.write(json.dumps(row, ensure_ascii=False, default=str).encode("utf-8"))
+            target.write(b"\n")
+    elif fmt == "csv":
+        if columns is None:
+            raise ValueError("CSV parts need columns")
+        text = io.StringIO(newline="")
+        writer = csv.writer(text)
+        for row in rows:
+            writer.writerow([_csv_cell(row.get(name)) for name in columns])
+        target.write(text.getvalue().encode("utf-8"))
+    elif fmt == "parquet":
+        table = pa.Table.from_pylist(list(rows), schema=schema)
+        pq.write_table(table, target)
+    else:
+        raise ValueError(f"unknown format {fmt!r}")
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, bool | int | float):
+        return json.dumps(value)
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def merge_parts(
+    parts: Sequence[Path], fmt: str, target: BinaryIO, *, columns: Sequence[str] | None
+) -> None:
+    """Concatenate part files into ``target`` (CSV gets the header first)."""
+    if fmt == "parquet":
+        _merge_parquet(parts, target, columns=columns)
+        return
+    if fmt == "csv":
+        if columns is None:
+            raise ValueError("CSV output needs columns")
+        header = io.StringIO(newline="")
+        csv.writer(header).writerow(columns)
+        target.write(header.getvalue().encode("utf-8"))
+    for part in parts:
+        with part.open("rb") as f:
+            while block := f.read(1 << 20):
+                target.write(block)
+
+
+def _merge_parquet(
+    parts: Sequence[Path], target: BinaryIO, *, columns: Sequence[str] | None
+) -> None:
+    schemas = [pq.read_schema(part) for part in parts]
+    if not schemas:
+        names = list(columns or [])
+        pq.write_table(pa.table({name: pa.array([], pa.string()) for name in names}), target)
+        return
+    try:
+        # A column that is all null in one part and typed in another gets the typed schema.
+        schema = pa.unify_schemas(schemas, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise DataError(
+            f"rows have incompatible types across chunks ({exc}); write JSONL output instead"
+        ) from exc
+    # An all-null column (e.g. no row had an error) is typed string rather than Parquet's null.
+    schema = pa.schema(
+        [
+            pa.field(name, pa.string()) if pa.types.is_null(field.type) else field
+            for name in _ordered_names(schemas)
+            for field in [schema.field(name)]
+        ]
+    )
+    with pq.ParquetWriter(target, schema) as writer:
+        for part in parts:
+            table = pq.read_table(part)
+            for name in schema.names:
+                if name not in table.column_names:
+                    table = table.append_column(
+                        name, pa.nulls(table.num_rows, schema.field(name).type)
+                    )
+            try:
+                writer.write_table(table.select(schema.names).cast(schema))
+            except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+                raise DataError(
+                    f"{part.name}: rows have incompatible types across chunks ({exc}); "
+                    "write JSONL output instead"
+                ) from exc
+
+
+def _ordered_names(schemas: Sequence[pa.Schema]) -> list[str]:
+    names: dict[str, None] = {}
+    for schema in schemas:
+        names.update(dict.fromkeys(schema.names))
+    return list(names)
