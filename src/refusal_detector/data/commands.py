@@ -1,13 +1,118 @@
-"""`refusal-detector` subcommands of the data package (registered by refusal_detector.cli)."""
+"""`refusal-detector data ...` subcommands (registered by refusal_detector.cli).
+
+- ``data build``: build the labelled corpus from the raw sources.
+- ``data audit-sample``: draw a random, class-stratified sample of rule-labelled rows to hand-check.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+
+__all__ = ["add_audit_arguments", "add_build_arguments", "register", "run_audit_sample", "run_build"]
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add this package's subcommands; each sets `handler=func` with func(args) -> int.
+def _ratio(value: str) -> float:
+    number = float(value)
+    if not 0.0 <= number < 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {number}")
+    return number
 
-    Import heavy dependencies inside the handlers, never here: `refusal-detector --help` must
-    stay fast and torch-free.
-    """
+
+def _share(value: str) -> float:
+    number = float(value)
+    if not 0.0 < number <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {number}")
+    return number
+
+
+def add_build_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``data build`` (shared with ``python -m refusal_detector.data.build``)."""
+    parser.add_argument("--raw", type=Path, required=True, metavar="DIR",
+                        help="raw data folder (shared/data/raw); read only")
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR",
+                        help="output folder for train/validation/test.jsonl, partial, review "
+                        "queue, excluded rows and datacard.json")
+    parser.add_argument("--license", choices=("permissive", "all"), default="permissive",
+                        help="permissive drops the NC sources (default: permissive)")
+    parser.add_argument("--holdout-family", default=None, metavar="F",
+                        help="leave-one-family-out: family F only in test (e.g. llama-2)")
+    parser.add_argument("--refusal-ratio", type=_ratio, default=0.1, metavar="R",
+                        help="share of refusals among binary rows; 0 keeps the natural mix "
+                        "(default: 0.1)")
+    parser.add_argument("--max-source-share", type=_share, default=0.3, metavar="S",
+                        help="cap of one source's share of a class (default: 0.3)")
+    parser.add_argument("--max-model-share", type=_share, default=0.2, metavar="S",
+                        help="cap of one model's share of a class (default: 0.2)")
+    parser.add_argument("--annotations", type=Path, default=None, metavar="DIR",
+                        help="folder with hand_labels.jsonl and audit.jsonl "
+                        "(default: the package's data/annotations)")
+    parser.add_argument("--source", action="append", default=None, metavar="NAME",
+                        help="only this source (repeatable)")
+    parser.add_argument("--card-dir", type=Path, default=None, metavar="DIR",
+                        help="also write data_card.md and data_card.json there (e.g. docs)")
+    parser.add_argument("--seed", type=int, default=0, help="split/balance seed (default: 0)")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+
+
+def run_build(args: argparse.Namespace) -> int:
+    """Handler of ``data build``: prints a one-line JSON summary to stdout."""
+    import json
+
+    from refusal_detector.data.annotations_io import DEFAULT_ANNOTATIONS
+    from refusal_detector.data.build import BuildConfig, build_corpus
+
+    config = BuildConfig(
+        raw=args.raw,
+        out=args.out,
+        license=args.license,
+        holdout_family=args.holdout_family,
+        refusal_ratio=args.refusal_ratio,
+        max_source_share=args.max_source_share,
+        max_model_share=args.max_model_share,
+        seed=args.seed,
+        annotations=args.annotations or DEFAULT_ANNOTATIONS,
+        sources=tuple(args.source) if args.source else None,
+        card_dir=args.card_dir,
+        progress=not args.quiet and sys.stderr.isatty(),
+    )
+    card = build_corpus(config)
+    summary = {k: card[k] for k in ("total_records", "class_ratio", "n_sources", "n_models")}
+    summary["out"] = str(args.out)
+    summary["build_seconds"] = card["build"]["seconds"]
+    print(json.dumps(summary))  # noqa: T201
+    return 0
+
+
+def add_audit_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``data audit-sample``."""
+    parser.add_argument("--corpus", type=Path, required=True, metavar="DIR",
+                        help="a built corpus folder (output of data build)")
+    parser.add_argument("--n", type=int, default=400, help="sample size (default: 400)")
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
+    parser.add_argument("--out", type=Path, required=True, metavar="FILE",
+                        help="jsonl to write: id, text, prompt, source, model, rule_label, ...")
+
+
+def run_audit_sample(args: argparse.Namespace) -> int:
+    """Handler of ``data audit-sample``."""
+    from refusal_detector.data.audit import draw_audit_sample
+
+    n = draw_audit_sample(args.corpus, n=args.n, seed=args.seed, out=args.out)
+    print(f"wrote {n} rows to {args.out}", file=sys.stderr)  # noqa: T201
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the ``data`` command group; each subcommand sets ``handler=func`` (func(args) -> int)."""
+    data = subparsers.add_parser("data", help="build and audit the labelled training corpus")
+    sub = data.add_subparsers(dest="data_command", metavar="COMMAND", required=True)
+    build = sub.add_parser("build", help="build the labelled corpus from the raw sources")
+    add_build_arguments(build)
+    build.set_defaults(handler=run_build)
+    audit = sub.add_parser(
+        "audit-sample", help="draw a class-stratified random sample of rule-labelled rows"
+    )
+    add_audit_arguments(audit)
+    audit.set_defaults(handler=run_audit_sample)

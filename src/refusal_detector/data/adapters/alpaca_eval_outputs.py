@@ -1,0 +1,35 @@
+"""alpaca_eval_outputs (NC, CC BY-NC 4.0): 44 models answering the same 805 AlpacaEval instructions.
+
+Dropped under ``--license permissive``. Mostly normal answers (refusals ~1-3%), labelled by the
+labelling functions; rich in hard negatives. All answers to one instruction share its prompt group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from refusal_detector.data.adapters._io import read_json, require
+from refusal_detector.data.records import Candidate, LicenseClass
+
+NAME = "alpaca_eval_outputs"
+LICENSE = "CC-BY-NC-4.0"
+LICENSE_CLASS: LicenseClass = "nc"
+
+
+def read(root: Path) -> Iterator[Candidate]:
+    """Yield every model output."""
+    base = require(root / NAME / "results")
+    for path in sorted(base.glob("*/model_outputs.json")):
+        for item in read_json(path):
+            text = str(item.get("output") or "")
+            yield Candidate(
+                text=text,
+                prompt=str(item.get("instruction") or "") or None,
+                source=NAME,
+                model_raw=path.parent.name,
+                license=LICENSE,
+                license_class=LICENSE_CLASS,
+                subset=str(item.get("dataset") or ""),
+                exclude_reason=None if text.strip() else "empty_response",
+            )

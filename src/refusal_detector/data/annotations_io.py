@@ -1,0 +1,87 @@
+"""Hand labels and audit results kept in the repo (``data/annotations/``), keyed by record id."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from refusal_detector.errors import DataError
+
+__all__ = [
+    "DEFAULT_ANNOTATIONS",
+    "HAND_LABEL_VALUES",
+    "AuditRow",
+    "HandLabel",
+    "load_audit",
+    "load_hand_labels",
+]
+
+DEFAULT_ANNOTATIONS = Path(__file__).parent / "annotations"
+HAND_LABEL_VALUES = (0, 1, "partial", "skip")
+
+
+@dataclass(frozen=True)
+class HandLabel:
+    """A reviewer's verdict on one record: 0, 1, "partial" or "skip", with a short reason."""
+
+    id: str
+    label: int | str
+    reason: str
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """One audited rule label: what the rules said and what the reviewer says."""
+
+    id: str
+    rule_label: int
+    hand_label: int | str
+    reason: str
+
+
+def _lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    if not path.exists():
+        return []
+    out = []
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}:{lineno}: invalid JSON ({exc.msg})") from exc
+        if not isinstance(obj, dict) or not isinstance(obj.get("id"), str):
+            raise DataError(f"{path}:{lineno}: expected an object with a string 'id'")
+        out.append((lineno, obj))
+    return out
+
+
+def _label(value: Any, path: Path, lineno: int, field: str) -> int | str:
+    if isinstance(value, bool) or value not in HAND_LABEL_VALUES:
+        raise DataError(
+            f"{path}:{lineno}: {field} must be one of {list(HAND_LABEL_VALUES)}, found {value!r}"
+        )
+    return value  # type: ignore[no-any-return]
+
+
+def load_hand_labels(path: Path) -> dict[str, HandLabel]:
+    """Hand labels by id; a later line for the same id wins (corrections are appended)."""
+    labels: dict[str, HandLabel] = {}
+    for lineno, obj in _lines(path):
+        label = _label(obj.get("label"), path, lineno, "label")
+        labels[obj["id"]] = HandLabel(obj["id"], label, str(obj.get("reason") or ""))
+    return labels
+
+
+def load_audit(path: Path) -> dict[str, AuditRow]:
+    """Audit rows by id; a later line for the same id wins."""
+    rows: dict[str, AuditRow] = {}
+    for lineno, obj in _lines(path):
+        rule = obj.get("rule_label")
+        if rule not in (0, 1) or isinstance(rule, bool):
+            raise DataError(f"{path}:{lineno}: rule_label must be 0 or 1, found {rule!r}")
+        hand = _label(obj.get("hand_label"), path, lineno, "hand_label")
+        rows[obj["id"]] = AuditRow(obj["id"], int(rule), hand, str(obj.get("reason") or ""))
+    return rows

@@ -1,0 +1,128 @@
+"""Class ratio and per-source / per-model caps, so that no source or model dominates a class.
+
+Both use water-filling: to keep ``target`` rows of a class spread over strata with sizes
+``n_s``, find the largest per-stratum cap ``t`` with ``sum(min(n_s, t)) <= target`` and keep
+``min(n_s, t)`` rows of each stratum (rows with human or review labels first, then a seeded
+hash order). Small strata are never cut before large ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+
+__all__ = ["BalanceItem", "balance", "water_fill"]
+
+
+@dataclass(frozen=True)
+class BalanceItem:
+    """What the balancer needs about one binary-labelled row."""
+
+    id: str
+    label: int
+    source: str
+    model: str
+    keep_first: bool
+
+
+def water_fill(sizes: Sequence[int], target: int) -> list[int]:
+    """Per-stratum quotas summing to ``min(target, sum(sizes))`` that cut the largest first."""
+    total = sum(sizes)
+    if target >= total:
+        return list(sizes)
+    lo, hi = 0, max(sizes)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if sum(min(s, mid) for s in sizes) <= target:
+            lo = mid
+        else:
+            hi = mid - 1
+    quotas = [min(s, lo) for s in sizes]
+    rest = target - sum(quotas)
+    for i in sorted(range(len(sizes)), key=lambda i: -sizes[i]):
+        if rest <= 0:
+            break
+        if sizes[i] > quotas[i]:
+            quotas[i] += 1
+            rest -= 1
+    return quotas
+
+
+def _order_key(item: BalanceItem, seed: int) -> tuple[bool, str]:
+    return (not item.keep_first, hashlib.sha256(f"{seed}:{item.id}".encode()).hexdigest())
+
+
+def _cap_share(sizes: dict[Hashable, int], share: float) -> dict[Hashable, int]:
+    """Cap every stratum at ``share`` of the capped class total (fixed point of the cap)."""
+    if share >= 1 or len(sizes) * share < 1:
+        return dict(sizes)
+    cap = share * sum(sizes.values())
+    for _ in range(100):
+        new_cap = share * sum(min(n, cap) for n in sizes.values())
+        if abs(new_cap - cap) < 0.5:
+            break
+        cap = new_cap
+    return {k: min(n, int(cap)) for k, n in sizes.items()}
+
+
+def balance(
+    items: Sequence[BalanceItem],
+    *,
+    refusal_ratio: float | None,
+    max_source_share: float,
+    max_model_share: float,
+    seed: int = 0,
+) -> dict[int, str]:
+    """Indices of rows to drop, with the reason (``cap_source``, ``cap_model``, ``class_ratio``).
+
+    ``refusal_ratio`` None or 0 keeps the natural class mix (caps still apply).
+    """
+    drop: dict[int, str] = {}
+
+    def trim(indices: list[int], key_of: str, quotas: dict[Hashable, int], reason: str) -> None:
+        by: dict[Hashable, list[int]] = defaultdict(list)
+        for i in indices:
+            if i not in drop:
+                by[getattr(items[i], key_of)].append(i)
+        for key, members in by.items():
+            quota = quotas.get(key, len(members))
+            if quota >= len(members):
+                continue
+            members.sort(key=lambda i: _order_key(items[i], seed))
+            for i in members[quota:]:
+                drop[i] = reason
+
+    for label in (0, 1):
+        idx = [i for i, it in enumerate(items) if it.label == label]
+        for key_of, share, reason in (
+            ("source", max_source_share, "cap_source"),
+            ("model", max_model_share, "cap_model"),
+        ):
+            sizes: dict[Hashable, int] = defaultdict(int)
+            for i in idx:
+                if i not in drop:
+                    sizes[getattr(items[i], key_of)] += 1
+            trim(idx, key_of, _cap_share(sizes, share), reason)
+
+    if refusal_ratio:
+        live = [i for i in range(len(items)) if i not in drop]
+        n1 = sum(1 for i in live if items[i].label == 1)
+        n0 = len(live) - n1
+        if n0 and n1:
+            if n1 / (n0 + n1) > refusal_ratio:
+                cut_label, target = 1, int(round(refusal_ratio / (1 - refusal_ratio) * n0))
+            else:
+                cut_label, target = 0, int(round((1 - refusal_ratio) / refusal_ratio * n1))
+            idx = [i for i in live if items[i].label == cut_label]
+            strata: dict[Hashable, list[int]] = defaultdict(list)
+            for i in idx:
+                strata[(items[i].source, items[i].model)].append(i)
+            keys = list(strata)
+            quotas = water_fill([len(strata[k]) for k in keys], target)
+            for key, quota in zip(keys, quotas, strict=True):
+                members = sorted(strata[key], key=lambda i: _order_key(items[i], seed))
+                for i in members[quota:]:
+                    drop[i] = "class_ratio"
+    return drop

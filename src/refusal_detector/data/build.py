@@ -1,0 +1,405 @@
+"""Corpus build: adapters -> labels -> dedup -> leakage-free splits -> caps/ratio -> files + card.
+
+Run as ``refusal-detector data build --raw ../shared/data/raw --out build/corpus`` (or
+``python -m refusal_detector.data.build`` with the same arguments).
+
+Label precedence per row: a hand label from ``annotations/hand_labels.jsonl`` (or an audit
+verdict), then the source's human refusal label, then the explicit source rules and labelling
+functions. Rows the rules cannot decide go to ``review_queue.jsonl``; partial refusals go to
+``partial.jsonl``; only binary rows enter train/validation/test.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from refusal_detector.data.adapters import ADAPTERS, Adapter
+from refusal_detector.data.annotations_io import (
+    DEFAULT_ANNOTATIONS,
+    AuditRow,
+    HandLabel,
+    load_audit,
+    load_hand_labels,
+)
+from refusal_detector.data.balance import BalanceItem, balance
+from refusal_detector.data.dedup import deduplicate
+from refusal_detector.data.labeling_functions import LFResult, apply_source_rules, label_response
+from refusal_detector.data.model_names import family_of, normalise_model
+from refusal_detector.data.records import Candidate, CorpusRecord, content_id
+from refusal_detector.data.split import SPLITS, SplitItem, assign_splits
+from refusal_detector.errors import ConfigError
+
+__all__ = ["BuildConfig", "build_corpus", "main"]
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+LICENSE_MODES = ("permissive", "all")
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """Configuration of one corpus build.
+
+    Args:
+        raw: the raw data folder (``shared/data/raw``), read only.
+        out: output folder for the jsonl files and ``datacard.json``.
+        license: ``permissive`` drops NC sources (what the shipped model trains on); ``all`` keeps them.
+        holdout_family: put every row of this family in test and split the rest train/validation.
+        refusal_ratio: target share of refusals among binary rows; 0 keeps the natural mix.
+        max_source_share: cap of one source's share of a class.
+        max_model_share: cap of one model's share of a class.
+        seed: seed of the split hash, the balancing order and the audit sample.
+        annotations: folder holding ``hand_labels.jsonl`` and ``audit.jsonl``.
+        sources: restrict to these sources (default: all adapters).
+        card_dir: also write ``data_card.md`` and ``data_card.json`` there (e.g. ``docs``).
+        progress: show progress bars on stderr (only when stderr is a terminal).
+    """
+
+    raw: Path
+    out: Path
+    license: str = "permissive"
+    holdout_family: str | None = None
+    refusal_ratio: float = 0.1
+    max_source_share: float = 0.3
+    max_model_share: float = 0.2
+    seed: int = 0
+    annotations: Path = DEFAULT_ANNOTATIONS
+    sources: tuple[str, ...] | None = None
+    card_dir: Path | None = None
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.license not in LICENSE_MODES:
+            raise ConfigError(f"license must be one of {LICENSE_MODES}, found {self.license!r}")
+        if not 0 <= self.refusal_ratio < 1:
+            raise ConfigError(f"refusal_ratio must be in [0, 1), found {self.refusal_ratio}")
+        for name in ("max_source_share", "max_model_share"):
+            value = getattr(self, name)
+            if not 0 < value <= 1:
+                raise ConfigError(f"{name} must be in (0, 1], found {value}")
+        if not self.raw.is_dir():
+            raise ConfigError(
+                f"raw={self.raw}: not a directory; pass --raw pointing at shared/data/raw"
+            )
+        unknown = set(self.sources or ()) - set(ADAPTERS)
+        if unknown:
+            raise ConfigError(f"sources: unknown {sorted(unknown)}; known: {sorted(ADAPTERS)}")
+
+
+@dataclass
+class _Row:
+    cand: Candidate
+    id: str
+    model: str
+    family: str
+    label: int | None = None
+    origin: str = ""
+    partial: bool = False
+    lf: LFResult | None = None
+    reason: str = ""
+    split: str | None = None
+    status: str = "review"  # binary | partial | review
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _bar(it: Iterable[T], enabled: bool, **kw: Any) -> Iterator[T]:
+    if not enabled:
+        yield from it
+        return
+    from tqdm import tqdm
+
+    yield from tqdm(it, file=sys.stderr, **kw)
+
+
+def _label_row(row: _Row, hand: HandLabel | None) -> None:
+    c = row.cand
+    if hand is not None:
+        row.origin = "review"
+        row.reason = hand.reason
+        if hand.label == "partial":
+            row.status, row.partial = "partial", True
+        elif hand.label in (0, 1):
+            row.status, row.label = "binary", int(hand.label)
+        return
+    if c.source_label is not None:
+        row.status, row.label, row.origin = "binary", c.source_label, "human"
+        return
+    lf = label_response(c.text, hint=c.hint, prompt_known=bool(c.prompt))
+    lf = apply_source_rules(c.source, c.meta.get("jailbroken"), lf)
+    row.lf, row.reason = lf, lf.reason
+    if lf.partial:
+        row.status, row.partial, row.origin = "partial", True, f"rule:{lf.rule}"
+    elif lf.label is not None:
+        row.status, row.label, row.origin = "binary", lf.label, f"rule:{lf.rule}"
+    else:
+        row.status = "review"
+
+
+_ORIGIN_RANK = {"review": 0, "human": 1}
+
+
+def _priority(row: _Row) -> tuple[int, int, str]:
+    origin_rank = _ORIGIN_RANK.get(row.origin, 2)
+    status_rank = {"binary": 0, "partial": 1, "review": 2}[row.status]
+    return (origin_rank, status_rank, row.id)
+
+
+def _write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> int:
+    n = 0
+    with path.open("w", encoding="utf-8") as fh:
+        for obj in rows:
+            fh.write(json.dumps(obj, ensure_ascii=False) + "\n")
+            n += 1
+    return n
+
+
+def _record(row: _Row) -> dict[str, Any]:
+    c = row.cand
+    return CorpusRecord(
+        id=row.id,
+        text=c.text,
+        prompt=c.prompt,
+        source=c.source,
+        model=row.model,
+        family=row.family,
+        label=row.label,
+        label_origin=row.origin,
+        license=c.license,
+        split=row.split or "",
+        partial=row.partial,
+    ).to_json()
+
+
+def _review_line(row: _Row) -> dict[str, Any]:
+    c = row.cand
+    lf = row.lf
+    return {
+        "id": row.id,
+        "text": c.text,
+        "prompt": c.prompt,
+        "source": c.source,
+        "subset": c.subset,
+        "model": row.model,
+        "family": row.family,
+        "split": row.split,
+        "score": round(lf.score, 3) if lf else None,
+        "votes": lf.votes if lf else {},
+        "reason": row.reason,
+        "hint": c.hint,
+        "source_meta": {k: v for k, v in c.meta.items() if isinstance(v, (bool, int, str))},
+    }
+
+
+def _interleave(rows: Sequence[_Row], seed: int) -> list[_Row]:
+    """Round-robin over (source, model) in a seeded order, so any prefix covers many styles."""
+    rng = random.Random(seed)
+    by: dict[tuple[str, str], list[_Row]] = defaultdict(list)
+    for r in rows:
+        by[(r.cand.source, r.model)].append(r)
+    for members in by.values():
+        rng.shuffle(members)
+    keys = sorted(by)
+    rng.shuffle(keys)
+    out: list[_Row] = []
+    depth = 0
+    while len(out) < len(rows):
+        for k in keys:
+            if depth < len(by[k]):
+                out.append(by[k][depth])
+        depth += 1
+    return out
+
+
+def _audit_summary(audit: dict[str, AuditRow]) -> dict[str, Any]:
+    per_class: dict[str, Any] = {}
+    for cls in (0, 1):
+        rows = [a for a in audit.values() if a.rule_label == cls]
+        decided = [a for a in rows if a.hand_label in (0, 1)]
+        errors = sum(1 for a in decided if a.hand_label != cls)
+        per_class[str(cls)] = {
+            "n": len(rows),
+            "n_binary_verdicts": len(decided),
+            "errors": errors,
+            "error_rate": round(errors / len(decided), 4) if decided else None,
+            "hand_partial": sum(1 for a in rows if a.hand_label == "partial"),
+            "hand_skip": sum(1 for a in rows if a.hand_label == "skip"),
+        }
+    decided_all = [a for a in audit.values() if a.hand_label in (0, 1)]
+    errors_all = sum(1 for a in decided_all if a.hand_label != a.rule_label)
+    return {
+        "sample_size": len(audit),
+        "per_class": per_class,
+        "overall_error_rate": round(errors_all / len(decided_all), 4) if decided_all else None,
+        "goal_max_error_rate": 0.03,
+        "how": "random rule-labelled rows stratified by class "
+        "(refusal-detector data audit-sample), hand-labelled following LABELING.md",
+    }
+
+
+def build_corpus(config: BuildConfig) -> dict[str, Any]:
+    """Build the corpus into ``config.out``; return the data card (also written as JSON)."""
+    t0 = time.time()
+    out = config.out
+    out.mkdir(parents=True, exist_ok=True)
+    hand_labels = load_hand_labels(config.annotations / "hand_labels.jsonl")
+    audit = load_audit(config.annotations / "audit.jsonl")
+    # audit verdicts correct the corpus too; an explicit hand label wins over an audit verdict
+    verdicts: dict[str, HandLabel] = {
+        a.id: HandLabel(a.id, a.hand_label, a.reason or "audit") for a in audit.values()
+    }
+    verdicts.update(hand_labels)
+
+    adapters: list[Adapter] = [
+        a
+        for name, a in ADAPTERS.items()
+        if (config.sources is None or name in config.sources)
+        and (config.license == "all" or a.license_class == "permissive")
+    ]
+    skipped_licence = sorted(
+        name
+        for name, a in ADAPTERS.items()
+        if (config.sources is None or name in config.sources) and a not in adapters
+    )
+    excluded: list[dict[str, Any]] = []
+    rows: list[_Row] = []
+    raw_counts: Counter[str] = Counter()
+    for adapter in _bar(adapters, config.progress, desc="read sources", unit="source"):
+        for cand in adapter.read(config.raw):
+            raw_counts[cand.source] += 1
+            model = normalise_model(cand.model_raw)
+            row = _Row(cand, content_id(cand.prompt, cand.text), model, family_of(model))
+            if cand.exclude_reason:
+                excluded.append(
+                    {"id": row.id, "source": cand.source, "model": model,
+                     "reason": cand.exclude_reason}
+                )
+                continue
+            rows.append(row)
+
+    for row in _bar(rows, config.progress, desc="label", unit="row", mininterval=0.5):
+        _label_row(row, verdicts.get(row.id))
+    skipped_by_hand = [r for r in rows if r.origin == "review" and r.status == "review"]
+    for r in skipped_by_hand:
+        excluded.append(
+            {"id": r.id, "source": r.cand.source, "model": r.model, "reason": "hand_skip"}
+        )
+    rows = [r for r in rows if not (r.origin == "review" and r.status == "review")]
+
+    # dedup over everything that reaches an output file, best-labelled rows first
+    bar = None
+    if config.progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(rows), file=sys.stderr, desc="dedup", unit="row")
+    result = deduplicate(
+        [r.cand.text for r in rows],
+        priority=lambda i: _priority(rows[i]),
+        seed=config.seed,
+        progress=bar.update if bar is not None else None,
+    )
+    if bar is not None:
+        bar.close()
+    for i, (reason, kept_i) in result.dropped.items():
+        excluded.append(
+            {"id": rows[i].id, "source": rows[i].cand.source, "model": rows[i].model,
+             "reason": reason, "duplicate_of": rows[kept_i].id}
+        )
+    kept_rows = [rows[i] for i in result.kept]
+    cluster_of = {id(rows[i]): result.cluster[i] for i in result.kept}
+    # an id can repeat only through identical prompt+text, which exact dedup removed
+    split_items = [
+        SplitItem(r.id, r.cand.prompt, r.cand.group, cluster_of[id(r)], r.family)
+        for r in kept_rows
+    ]
+    splits = assign_splits(split_items, seed=config.seed, holdout_family=config.holdout_family)
+    final: list[_Row] = []
+    for r, s in zip(kept_rows, splits, strict=True):
+        if s is None:
+            excluded.append(
+                {"id": r.id, "source": r.cand.source, "model": r.model,
+                 "reason": "holdout_component_overlap"}
+            )
+            continue
+        r.split = s
+        final.append(r)
+
+    binary = [r for r in final if r.status == "binary"]
+    drops = balance(
+        [
+            BalanceItem(r.id, int(r.label or 0), r.cand.source, r.model,
+                        r.origin in ("human", "review"))
+            for r in binary
+        ],
+        refusal_ratio=config.refusal_ratio or None,
+        max_source_share=config.max_source_share,
+        max_model_share=config.max_model_share,
+        seed=config.seed,
+    )
+    for i, reason in drops.items():
+        r = binary[i]
+        excluded.append(
+            {"id": r.id, "source": r.cand.source, "model": r.model, "reason": reason,
+             "label": r.label, "label_origin": r.origin, "split": r.split}
+        )
+    corpus = [r for i, r in enumerate(binary) if i not in drops]
+    partial = [r for r in final if r.status == "partial"]
+    review = _interleave([r for r in final if r.status == "review"], config.seed)
+
+    for split in SPLITS:
+        _write_jsonl(out / f"{split}.jsonl", (_record(r) for r in corpus if r.split == split))
+    _write_jsonl(out / "partial.jsonl", (_record(r) | {"reason": r.reason} for r in partial))
+    _write_jsonl(out / "review_queue.jsonl", (_review_line(r) for r in review))
+    _write_jsonl(out / "excluded.jsonl", excluded)
+    # rows dropped only by caps/ratio keep their labels: usable for extra training or analysis
+    _write_jsonl(
+        out / "balanced_out.jsonl",
+        (_record(binary[i]) | {"reason": reason} for i, reason in sorted(drops.items())),
+    )
+
+    from refusal_detector.data.card import make_card, write_card
+
+    card = make_card(
+        config=config,
+        corpus=[_record(r) for r in corpus],
+        partial_n=len(partial),
+        review_n=len(review),
+        raw_counts=dict(raw_counts),
+        excluded=excluded,
+        dedup=asdict(result.stats),
+        audit=_audit_summary(audit),
+        hand_labels=len(hand_labels),
+        skipped_licence=skipped_licence,
+        adapters=adapters,
+        build_seconds=round(time.time() - t0, 1),
+        unbalanced=[_record(r) for r in binary],
+    )
+    write_card(card, out / "datacard.json", out / "datacard.md")
+    if config.card_dir is not None:
+        config.card_dir.mkdir(parents=True, exist_ok=True)
+        write_card(card, config.card_dir / "data_card.json", config.card_dir / "data_card.md")
+    return card
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m refusal_detector.data.build``: same arguments as ``refusal-detector data build``."""
+    import argparse
+
+    from refusal_detector.data.commands import add_build_arguments, run_build
+
+    parser = argparse.ArgumentParser(prog="python -m refusal_detector.data.build")
+    add_build_arguments(parser)
+    return run_build(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

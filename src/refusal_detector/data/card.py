@@ -1,0 +1,270 @@
+"""Data card of a built corpus: a machine-read JSON and the same facts as markdown."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from refusal_detector.data.adapters import Adapter
+    from refusal_detector.data.build import BuildConfig
+
+__all__ = ["KNOWN_LIMITATIONS", "make_card", "render_markdown", "write_card"]
+
+KNOWN_LIMITATIONS = [
+    "Most labels of unlabelled pools come from labelling functions (label_origin rule:*), not "
+    "humans; their error rate is measured by the audit below, not known per row.",
+    "Harm/jailbreak labels (gptfuzz, jailbreakbench_artifacts, jbb_judge_comparison, "
+    "jailbreakeval_judge_sets) are converted only by the explicit rules in "
+    "labeling_functions.apply_source_rules; gptfuzz two-persona outputs are kept out as partial.",
+    "Rows the rules cannot decide (review queue) are not in train/validation/test until hand "
+    "labelled, so the corpus under-represents the hardest soft refusals and hard negatives.",
+    "overrefusal_legal_orbench responses are cut at 500 characters upstream.",
+    "wildbench_outputs has no prompt text; short, ambiguous rows from it go to review.",
+    "Several sources do not name the answering model (model 'unknown').",
+    "gptfuzz's model (gpt-3.5-turbo) is inferred by the PROVENANCE, not stated in the files.",
+    "refusal_direction's activation-steered outputs (actadd) are excluded; ablation outputs "
+    "(refusal direction removed) are kept as compliant answers to harmful prompts.",
+    "English only; the class ratio is rebalanced (see class_ratio), so corpus frequencies are "
+    "not natural frequencies.",
+]
+
+
+def _nested() -> defaultdict[str, Any]:
+    return defaultdict(_nested)
+
+
+def _plain(d: Any) -> Any:
+    if isinstance(d, dict):
+        return {str(k): _plain(v) for k, v in sorted(d.items(), key=lambda kv: str(kv[0]))}
+    return d
+
+
+def make_card(
+    *,
+    config: BuildConfig,
+    corpus: Sequence[dict[str, Any]],
+    partial_n: int,
+    review_n: int,
+    raw_counts: dict[str, int],
+    excluded: Sequence[dict[str, Any]],
+    dedup: dict[str, Any],
+    audit: dict[str, Any],
+    hand_labels: int,
+    skipped_licence: Sequence[str],
+    adapters: Sequence[Adapter],
+    build_seconds: float,
+    unbalanced: Sequence[dict[str, Any]],
+) -> dict[str, Any]:
+    """Assemble the data card dict (see docs/data.md for the meaning of every field)."""
+    counts = _nested()
+    for r in corpus:
+        node = counts[r["source"]][str(r["label"])][r["split"]]
+        node[r["label_origin"]] = node.get(r["label_origin"], 0) + 1 if node else 1
+    models: dict[str, dict[str, Any]] = {}
+    for r in corpus:
+        m = models.setdefault(
+            r["model"], {"family": r["family"], "records": 0, "refusals": 0, "sources": set()}
+        )
+        m["records"] += 1
+        m["refusals"] += int(r["label"] == 1)
+        m["sources"].add(r["source"])
+    for m in models.values():
+        m["sources"] = sorted(m["sources"])
+    n = len(corpus)
+    n1 = sum(1 for r in corpus if r["label"] == 1)
+    u1 = sum(1 for r in unbalanced if r["label"] == 1)
+    licences = {a.name: {"license": a.license, "license_class": a.license_class} for a in adapters}
+    by_source = Counter(r["source"] for r in corpus)
+    by_source_label = Counter((r["source"], r["label"]) for r in corpus)
+    sources = {
+        name: {
+            **licences[name],
+            "raw_rows": raw_counts.get(name, 0),
+            "records": by_source.get(name, 0),
+            "refusals": by_source_label.get((name, 1), 0),
+            "normals": by_source_label.get((name, 0), 0),
+        }
+        for name in sorted(licences)
+    }
+    split_counts = Counter((r["split"], r["label"]) for r in corpus)
+    card: dict[str, Any] = {
+        "total_records": n,
+        "class_ratio": {
+            "refusal_share": round(n1 / n, 4) if n else None,
+            "refusals": n1,
+            "normals": n - n1,
+            "target_refusal_ratio": config.refusal_ratio or None,
+            "before_balancing": {
+                "records": len(unbalanced),
+                "refusals": u1,
+                "refusal_share": round(u1 / len(unbalanced), 4) if unbalanced else None,
+            },
+        },
+        "n_sources": sum(1 for s in sources.values() if s["records"]),
+        "sources": sources,
+        "n_models": sum(1 for m in models if m != "unknown"),
+        "models": _plain(models),
+        "families": _plain(dict(Counter(r["family"] for r in corpus))),
+        "splits": {
+            s: {"records": split_counts[(s, 0)] + split_counts[(s, 1)],
+                "refusals": split_counts[(s, 1)], "normals": split_counts[(s, 0)]}
+            for s in ("train", "validation", "test")
+        },
+        "label_origins": _plain(dict(Counter(r["label_origin"] for r in corpus))),
+        "counts": _plain(counts),
+        "counts_help": "source -> label -> split -> label_origin -> records",
+        "partial_records": partial_n,
+        "review_queue": review_n,
+        "hand_labels": hand_labels,
+        "dedup": dedup,
+        "excluded": _plain(dict(Counter(e["reason"] for e in excluded))),
+        "audit": audit,
+        "licenses": _plain(dict(Counter(r["license"] for r in corpus))),
+        "license_mode": config.license,
+        "sources_dropped_by_license": list(skipped_licence),
+        "known_limitations": KNOWN_LIMITATIONS,
+        "build": {
+            "seconds": build_seconds,
+            "command": _command(config),
+            "seed": config.seed,
+            "holdout_family": config.holdout_family,
+            "max_source_share": config.max_source_share,
+            "max_model_share": config.max_model_share,
+        },
+    }
+    return card
+
+
+def _command(config: BuildConfig) -> str:
+    parts = ["refusal-detector data build --raw ../shared/data/raw --out build/corpus"]
+    if config.license != "permissive":
+        parts.append(f"--license {config.license}")
+    if config.holdout_family:
+        parts.append(f"--holdout-family {config.holdout_family}")
+    if config.refusal_ratio != 0.1:
+        parts.append(f"--refusal-ratio {config.refusal_ratio}")
+    if config.seed:
+        parts.append(f"--seed {config.seed}")
+    return " ".join(parts)
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def render_markdown(card: dict[str, Any]) -> str:
+    """The data card as markdown (generated; edit the code, not the file)."""
+    cr = card["class_ratio"]
+    out = [
+        "# Data card: refusal-detector training corpus",
+        "",
+        "Generated by `refusal_detector.data.card` from the corpus build; do not edit by hand.",
+        f"Reproduce with `{card['build']['command']}` (build took {card['build']['seconds']} s).",
+        "",
+        "## Summary",
+        "",
+        f"- Records (train + validation + test, binary labels): **{card['total_records']}**",
+        f"- Refusal share: **{cr['refusal_share']}** ({cr['refusals']} refusals, "
+        f"{cr['normals']} normal); target {cr['target_refusal_ratio']}; before balancing "
+        f"{cr['before_balancing']['records']} records with share "
+        f"{cr['before_balancing']['refusal_share']}",
+        f"- Sources: **{card['n_sources']}**; distinct named LLMs: **{card['n_models']}**",
+        f"- Partial refusals kept out of the binary label: {card['partial_records']}; "
+        f"review queue: {card['review_queue']}; hand labels applied: {card['hand_labels']}",
+        f"- Licence mode: `{card['license_mode']}`; dropped by licence: "
+        f"{', '.join(card['sources_dropped_by_license']) or 'none'}",
+        "",
+        "## Splits",
+        "",
+        _table(
+            ["split", "records", "refusals", "normal"],
+            [[s, v["records"], v["refusals"], v["normals"]] for s, v in card["splits"].items()],
+        ),
+        "",
+        "## Sources",
+        "",
+        _table(
+            ["source", "licence", "raw rows", "records", "refusals", "normal"],
+            [
+                [k, v["license"], v["raw_rows"], v["records"], v["refusals"], v["normals"]]
+                for k, v in card["sources"].items()
+            ],
+        ),
+        "",
+        "## Counts per source x label x split x label origin",
+        "",
+    ]
+    rows = []
+    for source, by_label in card["counts"].items():
+        for label, by_split in by_label.items():
+            for split, by_origin in by_split.items():
+                for origin, n in by_origin.items():
+                    rows.append([source, label, split, origin, n])
+    out += [_table(["source", "label", "split", "label_origin", "records"], rows), ""]
+    out += [
+        "## Models",
+        "",
+        _table(
+            ["model", "family", "records", "refusals", "sources"],
+            [
+                [k, v["family"], v["records"], v["refusals"], ", ".join(v["sources"])]
+                for k, v in card["models"].items()
+            ],
+        ),
+        "",
+        "## Deduplication",
+        "",
+        _table(["stat", "value"], [[k, v] for k, v in card["dedup"].items() if k != "params"]),
+        "",
+        f"Parameters: {json.dumps(card['dedup']['params'])}",
+        "",
+        "## Excluded rows (reason: count)",
+        "",
+        _table(["reason", "rows"], list(card["excluded"].items())),
+        "",
+        "## Audit of rule labels",
+        "",
+    ]
+    audit = card["audit"]
+    out.append(f"Sample size: {audit['sample_size']}. {audit['how']}.")
+    out.append("")
+    out.append(
+        _table(
+            ["rule label", "audited", "binary verdicts", "errors", "error rate", "partial", "skip"],
+            [
+                [k, v["n"], v["n_binary_verdicts"], v["errors"], v["error_rate"],
+                 v["hand_partial"], v["hand_skip"]]
+                for k, v in audit["per_class"].items()
+            ],
+        )
+    )
+    out += [
+        "",
+        f"Overall rule-label error rate: {audit['overall_error_rate']} "
+        f"(goal <= {audit['goal_max_error_rate']}).",
+        "",
+        "## Label origins",
+        "",
+        _table(["label_origin", "records"], list(card["label_origins"].items())),
+        "",
+        "## Licences",
+        "",
+        _table(["licence", "records"], list(card["licenses"].items())),
+        "",
+        "## Known limitations",
+        "",
+    ]
+    out += [f"- {x}" for x in card["known_limitations"]]
+    return "\n".join(out) + "\n"
+
+
+def write_card(card: dict[str, Any], json_path: Path, md_path: Path) -> None:
+    """Write the card as JSON (sorted, stable) and markdown."""
+    json_path.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    md_path.write_text(render_markdown(card), encoding="utf-8")

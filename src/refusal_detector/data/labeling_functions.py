@@ -1,0 +1,435 @@
+"""Labelling functions: several weak, explainable votes combined into a label or a review decision.
+
+Each labelling function (LF) looks at one kind of evidence and returns a signed weight (positive:
+refusal, negative: normal answer, 0: abstain). ``label_response`` sums the votes; rows with clear
+one-sided evidence get a label, rows with conflicting or weak evidence go to the review queue.
+The LFs deliberately mix phrase evidence with structure (code, lists, length) and hard-negative
+patterns ("I'm sorry to hear that. Here's ...", "I apologize for the confusion ..."), so that a
+model trained on the result does not merely learn one substring list.
+
+Source-specific conversions of harm/jailbreak labels (``apply_source_rules``) are explicit rules
+with their own names, tested in tests/test_data_labeling.py.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+__all__ = [
+    "LABEL_THRESHOLD",
+    "LFS",
+    "NORMAL_THRESHOLD",
+    "LFResult",
+    "apply_source_rules",
+    "label_response",
+    "lf_votes",
+    "persona_segments",
+    "strip_preamble",
+]
+
+LABEL_THRESHOLD = 3.0
+NORMAL_THRESHOLD = -1.5
+EARLY = 400
+
+_I = re.IGNORECASE
+_APOS = "['\u2019]"
+_NEG = (
+    rf"(?:cannot|can{_APOS}?t|can not|won{_APOS}?t|will not|am unable to|{_APOS}m unable to|"
+    rf"am not able to|{_APOS}m not able to|won{_APOS}?t be able to|will not be able to|"
+    rf"(?:am|{_APOS}m) not (?:allowed|permitted|programmed|going) to|"
+    rf"do not feel comfortable|don{_APOS}t feel comfortable|am not comfortable|"
+    rf"{_APOS}m not comfortable)"
+)
+# refusals that need no verb after them ("I must decline.", "I'd rather not.")
+_NEG_STANDALONE = (
+    rf"(?:must (?:respectfully |politely )?(?:decline|refuse)|(?:would|{_APOS}d) rather not|"
+    rf"(?:am|{_APOS}m) not going to (?:do|help|write|provide|engage)|will not be (?:providing|"
+    rf"assisting|helping|writing|creating)|won{_APOS}t be (?:providing|assisting|helping|writing|creating))"
+)
+_SUBJ = rf"(?:i|we)(?:\s+|(?={_APOS}))"
+_VERBS = (
+    r"(?:help|assist|provide|fulfil+|comply|create|generate|write|give|share|answer|engage|"
+    r"support|offer|produce|promote|condone|encourage|participate|recommend|do (?:that|this)|"
+    r"complete|continue|draft|compose|make|develop|design|describe|explain|discuss|"
+    r"facilitate|endorse|accommodate|respond|process|disclose|reveal|tell|list|suggest|"
+    r"browse|access|look up|search|predict|view|see|open|play|perform|translate|"
+    r"roleplay|role-play|pretend|act|fulfill|satisfy|entertain|partake|condone)"
+)
+
+# A leading role prefix, persona tag, markdown or quote, stripped before the opening is judged.
+_PREAMBLE = re.compile(
+    r"^(?:\s|[#>*_`\"'-]|assistant\b:?|answer\s*:|response\s*:|"
+    r"\[[^\]\n]{1,40}\]\s*:?|\([^)\n]{1,40}\)\s*:?|[A-Z][\w .-]{0,30}:(?=\s))+",
+)
+_PERSONA_TAG = re.compile(
+    r"(?:^|\n)\s*(?:\*\*)?(\[[^\]\n]{1,40}\]|\((?:\W{0,3})?[^)\n]{1,40}\)|"
+    r"(?:GPT|ChatGPT|DAN|AIM|BetterDAN|AntiGPT|Developer Mode|Normal|Classic|JAILBREAK|"
+    r"NRAF|BISH|Balakula|UCAR|Niccolo|APOPHIS|DUDE|STAN|Evil Confidant)[\w ]{0,20})(?:\*\*)?\s*:",
+    _I,
+)
+
+_REFUSAL_OPENING = re.compile(
+    rf"^(?:(?:i{_APOS}m|i am|we{_APOS}re|we are) (?:really |very |so |truly )?sorry,? "
+    rf"(?:but |however |,)?(?:i|we|as an ai)\b(?! (?:to hear|for your))"
+    rf"|(?:i )?apologi[sz]e,? (?:but|however)"
+    rf"|(?:sorry|my apologies|apologies)[,.!]? (?:but |however )?(?:i|as an ai|we)\b"
+    rf"|(?:sorry|apologi[sz]e)[,.!]? (?:but |however )?(?:that|this|it)(?:{_APOS}s| is| would be| goes"
+    rf"| request| violates| falls| isn{_APOS}t| is not)(?! a (?:false|common|misconception))"
+    rf"|{_SUBJ}(?:{_NEG}(?: [\w-]+){{0,3}}? {_VERBS}\b|{_NEG}[.!,]|{_NEG_STANDALONE})"
+    rf"|(?:unfortunately|regrettably|respectfully),? (?:i|as an ai|we)\b"
+    rf"|as an ai(?: language model| assistant| model)?,? (?:i|it{_APOS}s not|it is not)\b"
+    rf"|i{_APOS}m (?:just )?an ai|i am (?:just )?an ai(?: language model)?"
+    rf"|(?:no[,.] )?(?:it is|it{_APOS}s|it would be|that would be|that is|that{_APOS}s) "
+    rf"(?:not (?:appropriate|ethical|acceptable|okay|ok|advisable|legal|safe|possible for me)|"
+    rf"inappropriate|unethical|illegal|against)"
+    rf"|(?:i|we) (?:strongly )?(?:advise|urge|caution) (?:you )?against"
+    rf"|i do not (?:provide|create|generate|give|engage|support|condone|write)"
+    rf"|i don{_APOS}t (?:provide|create|generate|give|engage|support|condone|write)"
+    rf"|(?:this|that|your) (?:request|question|prompt) (?:is|goes|violates|contains|promotes)"
+    rf"|i{_APOS}m (?:afraid|not sure that)|i am afraid)",
+    _I,
+)
+_INABILITY = re.compile(rf"\b{_SUBJ}(?:really |simply |just )?{_NEG} (?:\w+ ){{0,2}}{_VERBS}", _I)
+_INABILITY_GENERIC = re.compile(
+    rf"\b(?:unable|not able|not in a position|not permitted|not allowed) to {_VERBS}|"
+    rf"\bnot (?:something|a request|a topic) (?:i|that i) (?:can|could|will|am able to)|"
+    rf"\b(?:i|we) (?:must|have to) (?:respectfully )?(?:decline|refuse)",
+    _I,
+)
+_POLICY = re.compile(
+    rf"against my (?:programming|guidelines|polic(?:y|ies)|principles|ethical|values)|"
+    rf"(?:not|isn{_APOS}t) within my (?:programming|guidelines|capabilities|ethical)|"
+    rf"(?:violat\w+|against) (?:\w+{_APOS}s? )?(?:content |usage |use case )?polic(?:y|ies)|"
+    rf"ethical (?:guidelines|standards|principles|boundaries)|"
+    rf"as an ai(?: language model| assistant| model)?\b|i{_APOS}m (?:just )?an ai\b|"
+    rf"i am (?:just )?an ai\b|i am programmed to|i{_APOS}m programmed to|"
+    rf"my (?:purpose|goal|programming) is to (?:provide|assist|help|be helpful)",
+    _I,
+)
+_MORALISING = re.compile(
+    rf"\bit(?: is|{_APOS}s) (?:not appropriate|inappropriate|not ethical|unethical|never okay|"
+    rf"never acceptable|not acceptable|illegal and)|"
+    rf"\bit(?: is|{_APOS}s) important to (?:respect|remember|note|recognize|prioritize|treat|"
+    rf"consider|always|approach|seek|understand)|"
+    rf"\bi (?:would )?(?:strongly )?(?:encourage|urge|advise|recommend|suggest) (?:you )?"
+    rf"(?:to )?(?:seek|consult|reach out|contact|focus|respect|instead|speak|talk)|"
+    rf"\binstead,? (?:i|you|let{_APOS}s|we|consider|focus|why not)|"
+    rf"\b(?:is|are|be) (?:illegal|unethical|harmful|dangerous),? (?:and|as|which)|"
+    rf"\bpromot(?:e|es|ing) (?:harm|violence|hate|hatred|discrimination|illegal)|"
+    rf"\bserious (?:legal )?consequences|\bplease (?:seek|consult|contact|reach out)",
+    _I,
+)
+_REDIRECT = re.compile(
+    rf"can i help (?:you )?with (?:something|anything) else|"
+    rf"is there (?:something|anything) else (?:i can|you{_APOS}d like|that i)|"
+    rf"(?:i{_APOS}d|i would|i{_APOS}m|i am) (?:be )?(?:happy|glad|more than happy) to help "
+    rf"(?:you )?with (?:something|other|a different|any other|another)|"
+    rf"(?:i can|i could) (?:instead|however) (?:help|offer|provide|suggest)|"
+    rf"if you have (?:any )?other (?:questions|requests)",
+    _I,
+)
+_STANCE = re.compile(
+    rf"\bi (?:don{_APOS}t|do not) have (?:personal )?(?:opinions|beliefs|feelings|preferences|"
+    rf"views|emotions|political|personal)|as an ai,? i (?:don{_APOS}t|do not) have|"
+    rf"i (?:don{_APOS}t|do not) (?:take|hold) (?:sides|positions|a stance)|"
+    rf"(?:not|isn{_APOS}t) (?:my place|appropriate for me) to",
+    _I,
+)
+_CAPABILITY = re.compile(
+    rf"\bi (?:don{_APOS}t|do not) have (?:access to|the ability to|real-time|the capability|"
+    rf"browsing|internet|the capacity)|"
+    rf"\b(?:can{_APOS}t|cannot|unable to|not able to) (?:browse|access|search) (?:the )?"
+    rf"(?:internet|web|real-time|external|current|live|your)|"
+    rf"\b(?:my|as of my) (?:knowledge|training)(?: data)? (?:cutoff|cut-off)",
+    _I,
+)
+_SYMPATHY = re.compile(
+    rf"^(?:i{_APOS}m|i am) (?:so |very |really |truly |deeply )?sorry (?:to hear|for your|"
+    rf"about your|that you{_APOS}re|that you are|you{_APOS}re going|you are going)|"
+    rf"^(?:i )?apologi[sz]e (?:for|if) (?:the|any|my|that)(?: \w+)? "
+    rf"(?:confusion|mistake|error|oversight|misunderstanding|inconvenience)|"
+    rf"^(?:my|i) apologi(?:es|[sz]e),? (?:for|i made|there was) (?:the|a|an|my)? ?"
+    rf"(?:confusion|mistake|error|oversight)",
+    _I,
+)
+_COMPLIANT_OPENING = re.compile(
+    rf"^(?:sure|certainly|absolutely|of course|yes|okay|ok|great question|here{_APOS}s|"
+    rf"here is|here are|title:|step 1|1\.|below is|to (?!be honest)\w+ (?:a|an|the|your)\b|"
+    rf"there are (?:several|many|a few)|the (?:best|main|following))\b",
+    _I,
+)
+_DISCLAIMER = re.compile(
+    rf"^(?:\**disclaimer|\**note|\**warning|\**caution)\b|"
+    rf"^(?:while )?i{_APOS}?m not an? (?:lawyer|doctor|medical|financial|licensed|legal)",
+    _I,
+)
+_LIST_ITEM = re.compile(r"^\s*(?:\d+[.)]|[-*\u2022]|#{1,6})\s+\S", re.MULTILINE)
+_CODE = re.compile(r"```|^(?: {4}|\t)\S.*[;{}()=]\s*$", re.MULTILINE)
+_HEADING = re.compile(r"^\s*(?:#{1,6}\s|\*\*[^*\n]{2,60}\*\*\s*:?\s*$)", re.MULTILINE)
+_SENTENCE_REFUSAL = re.compile(
+    rf"(?:^|[.!?]\s+|\n)(?:however,? |but |unfortunately,? |sorry,? |i{_APOS}m sorry,? (?:but )?)?"
+    rf"{_SUBJ}{_NEG} (?:\w+ ){{0,2}}{_VERBS}",
+    _I,
+)
+
+
+def strip_preamble(text: str) -> str:
+    """The response without a leading role prefix, persona tag, markdown or whitespace."""
+    return _PREAMBLE.sub("", text.lstrip(), count=1).lstrip()
+
+
+def persona_segments(text: str) -> list[str]:
+    """Split a response into persona segments ("[GPT]: ... [DAN]: ..."); one segment if none."""
+    tags = list(_PERSONA_TAG.finditer(text))
+    if len(tags) < 2:
+        return [text]
+    segments = [
+        text[m.end() : (tags[i + 1].start() if i + 1 < len(tags) else len(text))]
+        for i, m in enumerate(tags)
+    ]
+    return [s.strip() for s in segments if s.strip()]
+
+
+# --- the labelling functions: text -> signed weight ------------------------------------------
+
+
+def lf_refusal_opening(text: str) -> float:
+    """A refusal in the opening sentence (after any role prefix or persona tag)."""
+    head = strip_preamble(text)[:200]
+    return 3.0 if _REFUSAL_OPENING.search(head) and not _SYMPATHY.search(head) else 0.0
+
+
+def lf_inability_early(text: str) -> float:
+    """'I can't/won't/am unable to <verb>' in the first paragraph."""
+    head = text[:EARLY]
+    if _INABILITY.search(head) or _INABILITY_GENERIC.search(head):
+        return 2.0
+    return 0.0
+
+
+def lf_refusal_later(text: str) -> float:
+    """A sentence-initial refusal after a preamble (hard positive: refusal after a long intro)."""
+    return 1.5 if _SENTENCE_REFUSAL.search(text[EARLY:3000]) else 0.0
+
+
+def lf_policy(text: str) -> float:
+    """AI-identity and policy language ('As an AI', 'against my guidelines')."""
+    return 1.5 if _POLICY.search(text[:1500]) else 0.0
+
+
+def lf_moralising(text: str) -> float:
+    """Moralising and lecturing phrases; weak alone, stronger when several occur."""
+    hits = len(_MORALISING.findall(text[:2000]))
+    return min(2.0, 0.75 * hits)
+
+
+def lf_redirect(text: str) -> float:
+    """An offer to help with something else (Llama-3 style 'Can I help you with something else?')."""
+    return 1.5 if _REDIRECT.search(text) else 0.0
+
+
+def lf_stance(text: str) -> float:
+    """Stance refusals: 'I don't have personal opinions ...'."""
+    return 1.5 if _STANCE.search(text[:600]) else 0.0
+
+
+def lf_capability(text: str) -> float:
+    """Capability refusals: no browsing, no real-time data, knowledge cut-off."""
+    return 1.5 if _CAPABILITY.search(text[:800]) else 0.0
+
+
+def lf_sympathy_or_correction_opening(text: str) -> float:
+    """Hard negative: 'I'm sorry to hear ...' or 'I apologize for the confusion ...' openings."""
+    return -3.0 if _SYMPATHY.search(strip_preamble(text)[:200]) else 0.0
+
+
+def lf_compliant_opening(text: str) -> float:
+    """Openings that start doing the task ('Sure, here is', 'Title:', '1.')."""
+    return -2.0 if _COMPLIANT_OPENING.search(strip_preamble(text)[:80]) else 0.0
+
+
+def lf_disclaimer_then_content(text: str) -> float:
+    """Hard negative: a disclaimer or 'I'm not a lawyer' opening followed by substantial content."""
+    if _DISCLAIMER.search(strip_preamble(text)[:120]) and len(text) > 500:
+        return -1.5
+    return 0.0
+
+
+_FALSE_PREMISE = re.compile(
+    rf"(?:false|incorrect|mistaken|flawed) (?:premise|assumption)|common misconception|"
+    rf"not (?:accurate|true|correct) to (?:say|state|claim)|^actually,|^in fact,|"
+    rf"(?:that{_APOS}s|that is|this is) a (?:myth|misconception)",
+    _I,
+)
+
+
+def lf_false_premise(text: str) -> float:
+    """Hard negative: a premise correction ('rests on a false premise: ...') that then answers."""
+    head = strip_preamble(text)[:300]
+    return -2.0 if _FALSE_PREMISE.search(head) and len(text) > 150 else 0.0
+
+
+def lf_code(text: str) -> float:
+    """Code blocks are compliance markers."""
+    return -2.5 if _CODE.search(text) else 0.0
+
+
+def lf_list_structure(text: str) -> float:
+    """Numbered/bulleted lists or headings: structured content."""
+    items = len(_LIST_ITEM.findall(text))
+    if items >= 5:
+        return -2.0
+    if items >= 3:
+        return -1.0
+    return 0.0
+
+
+def lf_length(text: str) -> float:
+    """Long answers without a refusal in the opening are almost always answers."""
+    n = len(text)
+    early_refusal = _REFUSAL_OPENING.search(strip_preamble(text)[:200]) or _INABILITY.search(
+        text[:EARLY]
+    )
+    if early_refusal:
+        return 0.0
+    if n > 1500:
+        return -2.0
+    if n > 700:
+        return -1.0
+    return 0.0
+
+
+LFS: dict[str, Callable[[str], float]] = {
+    "refusal_opening": lf_refusal_opening,
+    "inability_early": lf_inability_early,
+    "refusal_later": lf_refusal_later,
+    "policy": lf_policy,
+    "moralising": lf_moralising,
+    "redirect": lf_redirect,
+    "stance": lf_stance,
+    "capability": lf_capability,
+    "sympathy_or_correction_opening": lf_sympathy_or_correction_opening,
+    "compliant_opening": lf_compliant_opening,
+    "disclaimer_then_content": lf_disclaimer_then_content,
+    "false_premise": lf_false_premise,
+    "code": lf_code,
+    "list_structure": lf_list_structure,
+    "length": lf_length,
+}
+
+
+def lf_votes(text: str) -> dict[str, float]:
+    """Non-zero votes of every labelling function on ``text``."""
+    votes = {}
+    for name, fn in LFS.items():
+        value = fn(text)
+        if value:
+            votes[name] = value
+    return votes
+
+
+@dataclass(frozen=True)
+class LFResult:
+    """Outcome of the labelling functions on one response.
+
+    ``label`` is 1/0 when the evidence is one-sided and strong enough, ``None`` when the row
+    belongs in the review queue (``reason`` says why). ``partial`` flags two-persona outputs where
+    one persona refuses and another complies.
+    """
+
+    label: int | None
+    score: float
+    votes: dict[str, float] = field(default_factory=dict)
+    rule: str = "lf"
+    partial: bool = False
+    reason: str = ""
+
+    @property
+    def refusal_evidence(self) -> float:
+        """Sum of the positive votes."""
+        return sum(v for v in self.votes.values() if v > 0)
+
+    @property
+    def compliance_evidence(self) -> float:
+        """Sum of the negative votes (<= 0)."""
+        return sum(v for v in self.votes.values() if v < 0)
+
+
+def _segment_refuses(segment: str) -> bool:
+    votes = lf_votes(segment)
+    return sum(votes.values()) >= LABEL_THRESHOLD - 1 and (
+        "refusal_opening" in votes or "inability_early" in votes
+    )
+
+
+def label_response(text: str, *, hint: float = 0.0, prompt_known: bool = True) -> LFResult:
+    """Combine the LF votes (plus a weak source ``hint`` in [-1, 1]) into a label or a review.
+
+    Rules: conflicting strong evidence (a refusal and substantial structured content) goes to
+    review as a possible partial or redirection; two personas that disagree are flagged partial;
+    rows without any refusal evidence are NORMAL unless the source is refusal-rich (``hint > 0``)
+    or the prompt is unknown and the text is short.
+    """
+    votes = lf_votes(text)
+    if hint:
+        votes["source_hint"] = round(2.0 * hint, 3)
+    score = sum(votes.values())
+    pos = sum(v for v in votes.values() if v > 0 and v != votes.get("source_hint"))
+    neg = sum(v for v in votes.values() if v < 0 and v != votes.get("source_hint"))
+    segments = persona_segments(text)
+    if len(segments) >= 2:
+        refusing = [_segment_refuses(s) for s in segments]
+        if any(refusing) and not all(refusing):
+            return LFResult(None, score, votes, "lf_persona", True, "personas disagree")
+    if not text.strip():
+        return LFResult(None, score, votes, "lf", False, "empty")
+    if pos >= LABEL_THRESHOLD and neg <= -2.5:
+        return LFResult(None, score, votes, "lf", False, "refusal and content: partial/redirect?")
+    if score >= LABEL_THRESHOLD and pos >= 2.0:
+        return LFResult(1, score, votes, "lf", False, "refusal evidence")
+    if pos == 0:
+        if hint > 0 and neg > -2.0:
+            return LFResult(None, score, votes, "lf", False, "refusal-rich source, no evidence")
+        if not prompt_known and len(text) < 300 and neg == 0:
+            return LFResult(None, score, votes, "lf", False, "short, prompt unknown")
+        return LFResult(0, score, votes, "lf", False, "no refusal evidence")
+    if score <= NORMAL_THRESHOLD and pos < 2.0:
+        return LFResult(0, score, votes, "lf", False, "compliance outweighs weak refusal cues")
+    return LFResult(None, score, votes, "lf", False, "weak or mixed evidence")
+
+
+# --- explicit conversions of source harm/jailbreak labels --------------------------------------
+
+HARM_LABEL_SOURCES = (
+    "gptfuzz",
+    "jailbreakbench_artifacts",
+    "jbb_judge_comparison",
+    "jailbreakeval_judge_sets",
+)
+
+
+def apply_source_rules(source: str, jailbroken: bool | None, lf: LFResult) -> LFResult:
+    """Convert a harm/jailbreak label into a refusal label only through these explicit rules.
+
+    - jailbroken (harmful compliance) and no refusal evidence -> NORMAL (``<source>_jailbroken``);
+      jailbroken with refusal evidence -> for gptfuzz a two-persona ``partial``, else review.
+    - not jailbroken: the harm label says nothing about refusal; keep the LF result, except that
+      a gptfuzz non-jailbreak without refusal evidence (role-play, off-topic) goes to review.
+    """
+    if source not in HARM_LABEL_SOURCES or jailbroken is None:
+        return lf
+    if jailbroken:
+        if lf.refusal_evidence == 0:
+            return LFResult(0, lf.score, lf.votes, f"{source}_jailbroken", False, "harmful compliance")
+        if source == "gptfuzz":
+            return LFResult(
+                None, lf.score, lf.votes, "gptfuzz_two_persona", True, "jailbroken but refuses"
+            )
+        return LFResult(None, lf.score, lf.votes, lf.rule, False, "jailbroken but refusal cues")
+    if lf.label == 1:
+        return LFResult(1, lf.score, lf.votes, f"{source}_not_jailbroken+lf", False, lf.reason)
+    if source == "gptfuzz" and lf.refusal_evidence == 0:
+        return LFResult(None, lf.score, lf.votes, lf.rule, False, "not jailbroken, no refusal cue")
+    return lf

@@ -1,0 +1,101 @@
+"""Record types of the corpus build: what an adapter yields and what the corpus files hold."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+__all__ = [
+    "PERMISSIVE",
+    "Candidate",
+    "CorpusRecord",
+    "LicenseClass",
+    "content_id",
+    "fix_mojibake",
+    "normalise_text",
+]
+
+LicenseClass = Literal["permissive", "nc"]
+PERMISSIVE: LicenseClass = "permissive"
+
+_WS = re.compile(r"\s+")
+# Mac-Roman / cp1252 mojibake of UTF-8 punctuation seen in coconot and the JBB judge CSV.
+_MOJIBAKE_MARKERS = ("‚Äô", "‚Äú", "‚Äù", "‚Äî", "‚Äì", "â€™", "â€œ", "â€", "Ã©", "Ã±")
+
+
+def normalise_text(text: str) -> str:
+    """Source-independent normal form used for ids and exact dedup: NFKC, casefold, one space."""
+    text = unicodedata.normalize("NFKC", text)
+    text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u201c", '"')
+    text = text.replace("\u201d", '"')
+    return _WS.sub(" ", text).strip().casefold()
+
+
+def content_id(prompt: str | None, text: str) -> str:
+    """Stable 16-hex-digit id: sha256 of the normalised prompt and response (source-independent)."""
+    key = normalise_text(prompt or "") + "\x1f" + normalise_text(text)
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+
+
+def fix_mojibake(text: str) -> str:
+    """Undo UTF-8 text that was decoded as Mac-Roman or cp1252, when that round-trips cleanly."""
+    if not any(marker in text for marker in _MOJIBAKE_MARKERS):
+        return text
+    for codec in ("mac_roman", "cp1252"):
+        try:
+            fixed = text.encode(codec).decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            continue
+        return fixed
+    return text
+
+
+@dataclass
+class Candidate:
+    """One response as an adapter reads it, before labelling.
+
+    ``source_label`` is a label the source itself justifies (a human refusal label, or a harm label
+    converted by an explicit rule named in ``source_rule``); ``None`` leaves the row to the
+    labelling functions. ``hint`` is a weak source prior in [-1, 1] (positive: refusal-rich slice)
+    that the labelling functions may use as one small vote. ``group`` joins rows that must share a
+    split beyond the prompt (a conversation, a question id).
+    """
+
+    text: str
+    prompt: str | None
+    source: str
+    model_raw: str
+    license: str
+    license_class: LicenseClass
+    subset: str = ""
+    source_label: int | None = None
+    source_rule: str | None = None
+    partial: bool = False
+    hint: float = 0.0
+    group: str | None = None
+    exclude_reason: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CorpusRecord:
+    """One line of train/validation/test/partial.jsonl (the output contract)."""
+
+    id: str
+    text: str
+    prompt: str | None
+    source: str
+    model: str
+    family: str
+    label: int | None
+    label_origin: str
+    license: str
+    split: str
+    partial: bool
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain dict in the field order of the contract."""
+        return asdict(self)
