@@ -5,9 +5,11 @@ from __future__ import annotations
 import itertools
 import subprocess
 import sys
+from pathlib import Path
 
+import numpy as np
 import pytest
-from fake_detector import fake_tokenizer
+from fake_detector import fake_detector, fake_tokenizer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -197,3 +199,88 @@ def test_default_stride_is_half_the_window() -> None:
 def test_windower_rejects_a_window_with_no_room_for_text() -> None:
     with pytest.raises(ConfigError, match="max_length"):
         TokenWindower(fake_tokenizer(), max_length=2)
+
+
+# --- Windows through the detector: nothing is truncated -------------------------------------------
+
+FILLER = " ".join(["here are the steps to mix flour and eggs."] * 40)  # ~400 tokens
+
+
+def test_a_refusal_anywhere_in_a_long_text_is_scored() -> None:
+    detector = fake_detector(max_length=16)
+    for text in (f"sorry. {FILLER}", f"{FILLER} sorry. {FILLER}", f"{FILLER} sorry."):
+        assert detector.predict_proba([text])[0] > 0.9
+    assert detector.predict_proba([FILLER])[0] < 0.1
+
+
+def test_all_windows_of_all_texts_are_scored_in_shared_batches() -> None:
+    detector = fake_detector(max_length=16, batch_size=8)
+    texts = [FILLER, "sorry", FILLER[:200]]
+    counts = [len(s) for s in detector.window_scores(texts)]
+    backend = detector.backend
+    backend.calls.clear()  # type: ignore[attr-defined]
+    detector.predict_proba(texts)
+    calls = backend.calls  # type: ignore[attr-defined]
+    assert counts[1] == 1 and counts[0] > 10
+    assert sum(calls) == sum(counts)
+    assert len(calls) == -(-sum(counts) // 8)  # windows of different texts share batches
+
+
+def test_window_stride_sets_the_number_of_windows() -> None:
+    dense = fake_detector(max_length=16, window_stride=2)
+    sparse = fake_detector(max_length=16, window_stride=14)
+    assert (dense.window_stride, sparse.window_stride) == (2, 14)
+    n_dense = len(dense.window_scores([FILLER])[0])
+    n_sparse = len(sparse.window_scores([FILLER])[0])
+    assert n_dense > 5 * n_sparse
+
+
+def test_mean_reduction_dilutes_a_single_refusing_window() -> None:
+    text = f"{FILLER} sorry. {FILLER}"
+    assert fake_detector(reduction="mean").predict_proba([text])[0] < 0.5
+    assert fake_detector(reduction="max").predict_proba([text])[0] > 0.9
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [({"reduction": "median"}, "reduction"), ({"window_stride": 0}, "stride")],
+)
+def test_detector_rejects_bad_window_options(options: dict[str, object], match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        fake_detector(**options)
+
+
+@pytest.mark.parametrize("backend", ["onnx", "torch"])
+def test_texts_that_fit_the_window_score_as_before(tiny_model_dir: Path, backend: str) -> None:
+    from refusal_detector import RefusalDetector
+
+    detector = RefusalDetector.from_pretrained(tiny_model_dir, backend=backend)
+    texts = ["sorry i can't help with that", "", "here is a recipe for pancakes: mix flour"]
+    expected = detector.score_token_sequences(detector.encode(texts))
+    np.testing.assert_allclose(detector.predict_proba(texts), expected, rtol=0, atol=1e-6)
+
+
+def test_from_pretrained_passes_window_options(tiny_model_dir: Path) -> None:
+    from refusal_detector import RefusalDetector
+
+    detector = RefusalDetector.from_pretrained(
+        tiny_model_dir, max_length=32, window_stride=10, reduction="mean"
+    )
+    assert (detector.window_stride, detector.reduction) == (10, "mean")
+    long_text = " ".join(["the weather is warm in summer"] * 30)
+    assert len(detector.window_scores([long_text])[0]) > 10
+
+
+@pytest.mark.parametrize("backend", ["onnx", "torch"])
+def test_long_text_score_is_the_max_over_windows_starting_with_the_truncated_one(
+    tiny_model_dir: Path, backend: str
+) -> None:
+    from refusal_detector import RefusalDetector
+
+    detector = RefusalDetector.from_pretrained(tiny_model_dir, backend=backend, max_length=32)
+    long_text = " ".join(["the weather is warm in summer and cold in winter ."] * 12)
+    [windows] = detector.window_scores([long_text])
+    truncated = detector.score_token_sequences(detector.encode([long_text]))[0]
+    assert len(windows) > 5
+    assert windows[0] == pytest.approx(truncated, abs=1e-6)
+    assert detector.predict_proba([long_text])[0] == pytest.approx(windows.max(), abs=1e-6)
