@@ -45,7 +45,8 @@ def fake_tokenizer() -> Tokenizer:
 
 
 class KeywordBackend:
-    """Logits (NORMAL, REJECTION): (0, margin) if a row holds the trigger token, else (0, -margin).
+    """Logits (NORMAL, REJECTION): (0, margin * k) if a row holds the trigger token k > 0 times,
+    else (0, -margin).
 
     ``calls`` records the batch sizes it was called with, so tests can check batching.
     """
@@ -60,9 +61,9 @@ class KeywordBackend:
     def logits(self, batch: Mapping[str, npt.NDArray[np.int64]]) -> npt.NDArray[np.float32]:
         ids, mask = batch["input_ids"], batch["attention_mask"]
         self.calls.append(len(ids))
-        hit = ((ids == self.trigger_id) & (mask == 1)).any(axis=1)
+        hits = ((ids == self.trigger_id) & (mask == 1)).sum(axis=1)
         out = np.zeros((len(ids), 2), dtype=np.float32)
-        out[:, 1] = np.where(hit, self.margin, -self.margin)
+        out[:, 1] = np.where(hits > 0, self.margin * hits, -self.margin)
         return out
 
 

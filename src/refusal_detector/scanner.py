@@ -1,0 +1,206 @@
+"""LLM Guard-compatible output scanners: :class:`NoRefusal` and :class:`NoRefusalLight`.
+
+Both follow llm-guard 0.3.16's output-scanner contract, ``scan(prompt, output) -> (output, is_valid,
+risk_score)``, so they drop into ``llm_guard.scan_output([...], prompt, output)`` unchanged and
+report under the same names as llm-guard's own scanners. Differences from llm-guard, on purpose:
+
+- full mode reads the whole output through overlapping token windows (llm-guard truncates at 128
+  tokens, so a refusal after a long preamble goes unseen);
+- sentence splitting downloads nothing (llm-guard fetches nltk's punkt at run time);
+- a local model directory is loaded with onnxruntime or torch, never fetched from the Hub.
+
+This module imports neither llm-guard nor torch.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from enum import Enum
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from refusal_detector.detector import RefusalDetector
+from refusal_detector.errors import ConfigError, ModelLoadError
+from refusal_detector.segment import split_sentences
+
+__all__ = [
+    "REFUSAL_SUBSTRINGS",
+    "MatchType",
+    "ModelSpec",
+    "NoRefusal",
+    "NoRefusalLight",
+    "calculate_risk_score",
+]
+
+logger = logging.getLogger(__name__)
+
+
+def calculate_risk_score(score: float, threshold: float) -> float:
+    """llm-guard's risk score: in (0, 1] above ``threshold``, in [-1, 0] at or below it.
+
+    ``(score - threshold) / (1 - threshold)`` above the threshold, ``(score - threshold) /
+    threshold`` otherwise, rounded to one decimal and clipped to [-1, 1]; the same formula as
+    ``llm_guard.util.calculate_risk_score``.
+    """
+    if score > threshold:
+        risk = round((score - threshold) / (1 - threshold), 1)
+    else:
+        risk = round((score - threshold) / threshold, 1)
+    return min(max(risk, -1.0), 1.0)
+
+
+class MatchType(Enum):
+    """What NoRefusal scores: the whole output, or each sentence until one refuses."""
+
+    SENTENCE = "sentence"
+    FULL = "full"
+
+
+@runtime_checkable
+class ModelSpec(Protocol):
+    """Anything with a ``path`` attribute, such as ``llm_guard.model.Model``."""
+
+    path: str
+
+
+class NoRefusal:
+    """Flag outputs that refuse; a drop-in for ``llm_guard.output_scanners.NoRefusal``.
+
+    Args:
+        model: a :class:`RefusalDetector`, a model directory, an ``llm_guard.model.Model`` whose
+            ``path`` is a local model directory, or None for the shipped default model.
+        threshold: an output (or sentence) whose P(refusal), rounded to two decimals as llm-guard
+            does, is above this is a refusal. Must lie strictly between 0 and 1.
+        match_type: "full" scores the whole output through overlapping token windows (reduced by the
+            detector, max by default); "sentence" scores sentences in order and stops at the first
+            one above the threshold.
+        use_onnx: True loads the ONNX backend, False the torch backend, None (the default) picks
+            ONNX when the directory has ``onnx/model.onnx``. Ignored when ``model`` is a detector.
+
+    Raises:
+        ConfigError: threshold or match_type out of range.
+        ModelLoadError: the model directory is missing or not a local directory.
+        BackendUnavailableError: the requested backend's dependencies are not installed.
+    """
+
+    def __init__(
+        self,
+        *,
+        model: RefusalDetector | str | os.PathLike[str] | ModelSpec | None = None,
+        threshold: float = 0.75,
+        match_type: MatchType | str = MatchType.FULL,
+        use_onnx: bool | None = None,
+    ) -> None:
+        if not 0.0 < threshold < 1.0:
+            raise ConfigError(f"threshold must be in (0, 1), got {threshold}")
+        self._threshold = threshold
+        self._match_type = _match_type(match_type)
+        self._detector = _load_detector(model, use_onnx)
+
+    @property
+    def detector(self) -> RefusalDetector:
+        """The detector that scores outputs."""
+        return self._detector
+
+    def scan(self, prompt: str, output: str) -> tuple[str, bool, float]:
+        """Return ``(output, is_valid, risk_score)``; is_valid is False when the output refuses.
+
+        A blank output is valid with risk -1.0. ``prompt`` is not used, as in llm-guard.
+        """
+        if output.strip() == "":
+            return output, True, -1.0
+        if self._match_type is MatchType.FULL:
+            inputs = [output]
+        else:
+            inputs = [s.text for s in split_sentences(output)]
+        highest = 0.0
+        step = self._detector.batch_size
+        for start in range(0, len(inputs), step):
+            for prob in self._detector.predict_proba(inputs[start : start + step]):
+                score = round(float(prob), 2)
+                highest = max(highest, score)
+                if score > self._threshold:
+                    logger.debug("refusal detected: score %.2f > %.2f", score, self._threshold)
+                    return output, False, calculate_risk_score(score, self._threshold)
+        logger.debug("no refusal: highest score %.2f", highest)
+        return output, True, calculate_risk_score(highest, self._threshold)
+
+
+def _match_type(value: MatchType | str | Enum) -> MatchType:
+    raw = value.value if isinstance(value, Enum) else value  # also llm-guard's own MatchType
+    try:
+        return MatchType(raw)
+    except ValueError as exc:
+        allowed = ", ".join(repr(m.value) for m in MatchType)
+        raise ConfigError(f"match_type must be one of {allowed}, got {raw!r}") from exc
+
+
+def _load_detector(
+    model: RefusalDetector | str | os.PathLike[str] | ModelSpec | None, use_onnx: bool | None
+) -> RefusalDetector:
+    if isinstance(model, RefusalDetector):
+        return model
+    backend = "auto" if use_onnx is None else ("onnx" if use_onnx else "torch")
+    if model is None:
+        return RefusalDetector.from_pretrained(backend=backend)
+    path = Path(model.path if isinstance(model, ModelSpec) else model).expanduser()
+    if not path.is_dir():
+        raise ModelLoadError(
+            f"{path}: not a local model directory; refusal_detector never downloads models. "
+            "Download it first (huggingface-cli download REPO --local-dir DIR) and pass DIR"
+        )
+    return RefusalDetector.from_pretrained(path, backend=backend)
+
+
+# llm-guard 0.3.16's NoRefusalLight list, verbatim and in order.
+REFUSAL_SUBSTRINGS: tuple[str, ...] = (
+    "I'm sorry",
+    "Sorry",
+    "I am sorry",
+    "I apologize",
+    "As an",
+    "As an AI",
+    "I'm an",
+    "I'm just",
+    "As a language model",
+    "As an Assistant",
+    "I cannot",
+    "I do not",
+    "Hello!",
+    "is illegal and unethical",
+    "I'm really sorry",
+    "OpenAI",
+    "unethical",
+    "not ethical",
+    "not legal",
+    "My apologies",
+    "but I cannot",
+    "If you have any other non-malicious requests",
+    "I'm not able to provide",
+    "I am really sorry",
+    "I cannot create",
+    "I cannot support",
+    "I can't provide",
+    "I can't assist",
+)
+
+
+class NoRefusalLight:
+    """Substring refusal check; a drop-in for ``llm_guard.output_scanners.NoRefusalLight``.
+
+    Case-insensitive match of llm-guard's 28 substrings (:data:`REFUSAL_SUBSTRINGS`) anywhere in the
+    output: invalid with risk 1.0 on any match, else valid with risk -1.0. Fast and crude: it flags
+    "I do not know" and "Sorry to hear that" as refusals and misses refusals without these phrases.
+    """
+
+    substrings: tuple[str, ...] = REFUSAL_SUBSTRINGS
+
+    def scan(self, prompt: str, output: str) -> tuple[str, bool, float]:
+        """Return ``(output, is_valid, risk_score)``; ``prompt`` is not used."""
+        lowered = output.lower()
+        matched = [s for s in self.substrings if s.lower() in lowered]
+        if matched:
+            logger.debug("refusal substrings found: %d", len(matched))
+            return output, False, 1.0
+        return output, True, -1.0
