@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
 from enum import Enum
 from pathlib import Path
 from types import SimpleNamespace
@@ -185,6 +187,18 @@ def test_model_spec_with_a_path_attribute(tiny_model_dir: Path) -> None:
 def test_a_hub_id_is_refused_with_a_hint(tmp_path: Path) -> None:
     with pytest.raises(ModelLoadError, match=r"not a local model directory.*--local-dir"):
         NoRefusal(model="ProtectAI/distilroberta-base-rejection-v1")
+
+
+def test_the_onnx_scanner_never_imports_torch(tiny_model_dir: Path) -> None:
+    code = (
+        "import sys\n"
+        "from refusal_detector.scanner import NoRefusal\n"
+        f"scanner = NoRefusal(model={str(tiny_model_dir)!r}, use_onnx=True, "
+        "match_type='sentence')\n"
+        "scanner.scan('p', 'Sorry. I cannot help with that.')\n"
+        "assert 'torch' not in sys.modules and 'transformers' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 # --- NoRefusalLight -------------------------------------------------------------------------------
