@@ -33,7 +33,7 @@ class TorchBackend:
             model = AutoModelForSequenceClassification.from_pretrained(
                 model_dir, use_safetensors=True, trust_remote_code=False, local_files_only=True
             )
-        except (OSError, ValueError) as exc:
+        except Exception as exc:  # transformers and safetensors raise many unrelated types here
             raise ModelLoadError(f"{model_dir}: cannot load the torch model ({exc})") from exc
         self.model = model.to(device).eval()
         self.device = torch.device(device)

@@ -105,7 +105,7 @@ def _decode(raw: bytes) -> tuple[str, str | None]:
     try:
         return raw.decode("utf-8"), None
     except UnicodeDecodeError as exc:
-        return raw.decode("utf-8", errors="replace"), f"invalid UTF-8 at byte {exc.start}"
+        return raw.decode("utf-8", errors="replace"), f"invalid UTF-8 at byte offset {exc.start}"
 
 
 def _read_jsonl(path: Path, skip: int) -> Iterator[Row]:

@@ -1,0 +1,58 @@
+"""export_onnx: layout, dynamic axes, parity check and atomic replacement."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from refusal_detector import ExportValidationError
+
+pytest.importorskip("torch")
+ort = pytest.importorskip("onnxruntime")
+
+from refusal_detector.training import export  # noqa: E402
+
+
+def test_export_layout_and_dynamic_axes(tiny_model_factory: Callable[..., Path]) -> None:
+    model_dir = tiny_model_factory(onnx=False)
+    path = export.export_onnx(model_dir)
+    assert path == model_dir / "onnx" / "model.onnx"
+    for name in ("config.json", "tokenizer.json", "tokenizer_config.json"):
+        assert (model_dir / "onnx" / name).read_bytes() == (model_dir / name).read_bytes()
+    assert not [p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")]
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == [
+        "input_ids",
+        "attention_mask",
+        "token_type_ids",
+    ]
+    assert [o.name for o in session.get_outputs()] == ["logits"]
+    for batch, length in [(1, 2), (5, 37), (3, 128)]:
+        feed = {i.name: np.ones((batch, length), dtype=np.int64) for i in session.get_inputs()}
+        (logits,) = session.run(["logits"], feed)
+        assert logits.shape == (batch, 2)
+
+
+def test_mismatch_raises_and_keeps_the_old_export(
+    tiny_model_factory: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from transformers import AutoModelForSequenceClassification
+
+    model_dir = tiny_model_factory(seed=0, onnx=True)
+    before = (model_dir / "onnx" / "model.onnx").read_bytes()
+    other = AutoModelForSequenceClassification.from_pretrained(tiny_model_factory(seed=1))
+    real_export = export._torch_export
+
+    def export_the_wrong_model(model: Any, *args: Any, **kwargs: Any) -> None:
+        real_export(other, *args, **kwargs)
+
+    monkeypatch.setattr(export, "_torch_export", export_the_wrong_model)
+    with pytest.raises(ExportValidationError, match=r"differ by up to .* tolerance atol=0\.0001"):
+        export.export_onnx(model_dir)
+    assert (model_dir / "onnx" / "model.onnx").read_bytes() == before
+    assert not [p.name for p in (model_dir / "onnx").iterdir() if p.name.endswith(".tmp")]
