@@ -20,6 +20,7 @@ import pytest
 
 from refusal_detector import RefusalDetector
 from refusal_detector.cli import main
+from refusal_detector.io import predict_file
 from refusal_detector.io.predict import parts_dir
 
 LONG = "Here is a long story about the king of the city and the river. " * 320  # ~20,000 chars
@@ -281,3 +282,49 @@ def test_resume_of_a_finished_merge_rewrites_the_same_output(
     assert predict(tiny_model_dir, source, target, "--resume") == 0
     assert target.read_bytes() == first
     assert np.isfinite([float(r["score"]) for r in read_rows(target)]).all()
+
+
+class _Interrupt(Exception):
+    pass
+
+
+@pytest.mark.parametrize("out_ext", ["csv", "parquet", "jsonl"])
+def test_interrupted_run_resumes_in_every_output_format(
+    detector: RefusalDetector, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, out_ext: str
+) -> None:
+    rows = [{"id": i, "text": f"sorry number {i}" if i % 3 else None} for i in range(50)]
+    source, target = tmp_path / "in.jsonl", tmp_path / f"out.{out_ext}"
+    write_rows(source, rows)
+    score = detector.predict_proba
+    calls = []
+
+    def fail_on_third_chunk(texts: list[str]) -> Any:
+        calls.append(len(texts))
+        if len(calls) == 3:
+            raise _Interrupt
+        return score(texts)
+
+    monkeypatch.setattr(detector, "predict_proba", fail_on_third_chunk)
+    with pytest.raises(_Interrupt):
+        predict_file(detector, source, target, chunk_rows=10)
+    assert len(list(parts_dir(target).glob("part-*"))) == 2
+    monkeypatch.setattr(detector, "predict_proba", score)
+    summary = predict_file(detector, source, target, chunk_rows=7, resume=True)
+    assert (summary.rows, summary.errors, summary.resumed) == (50, 17, 20)
+    out = read_rows(target)
+    assert [int(r["id"]) for r in out] == list(range(50))
+    fresh = tmp_path / f"fresh.{out_ext}"
+    predict_file(detector, source, fresh)
+    assert out == read_rows(fresh)
+
+
+def test_progress_bar_reports_rows_on_stderr(
+    detector: RefusalDetector, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source, target = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    write_rows(source, ROWS)
+    predict_file(detector, source, target, progress=True)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert f"{len(ROWS)}/{len(ROWS)}" in captured.err
+    assert "row/s" in captured.err or "s/row" in captured.err  # tqdm flips slow rates

@@ -16,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from refusal_detector.errors import RefusalDetectorError
+from refusal_detector.errors import ConfigError, RefusalDetectorError
 
 if TYPE_CHECKING:
     from refusal_detector.detector import RefusalDetector
@@ -175,6 +175,8 @@ def _load(args: argparse.Namespace) -> RefusalDetector:
 def _classify(args: argparse.Namespace) -> int:
     texts: list[str] = list(args.texts)
     if not texts:
+        if sys.stdin.isatty():
+            raise ConfigError("give texts as arguments or one per line on stdin")
         texts = [line.rstrip("\r\n") for line in sys.stdin]
     detector = _load(args)
     scores = detector.predict_proba(texts)
