@@ -63,7 +63,8 @@ def _label(value: Any, path: Path, lineno: int, field: str) -> int | str:
         raise DataError(
             f"{path}:{lineno}: {field} must be one of {list(HAND_LABEL_VALUES)}, found {value!r}"
         )
-    return value  # type: ignore[no-any-return]
+    label: int | str = value
+    return label
 
 
 def load_hand_labels(path: Path) -> dict[str, HandLabel]:

@@ -112,9 +112,9 @@ def balance(
         n0 = len(live) - n1
         if n0 and n1:
             if n1 / (n0 + n1) > refusal_ratio:
-                cut_label, target = 1, int(round(refusal_ratio / (1 - refusal_ratio) * n0))
+                cut_label, target = 1, round(refusal_ratio / (1 - refusal_ratio) * n0)
             else:
-                cut_label, target = 0, int(round((1 - refusal_ratio) / refusal_ratio * n1))
+                cut_label, target = 0, round((1 - refusal_ratio) / refusal_ratio * n1)
             idx = [i for i in live if items[i].label == cut_label]
             strata: dict[Hashable, list[int]] = defaultdict(list)
             for i in idx:

@@ -53,7 +53,8 @@ class BuildConfig:
     Args:
         raw: the raw data folder (``shared/data/raw``), read only.
         out: output folder for the jsonl files and ``datacard.json``.
-        license: ``permissive`` drops NC sources (what the shipped model trains on); ``all`` keeps them.
+        license: ``permissive`` drops NC sources (what the shipped model trains on); ``all``
+            keeps them.
         holdout_family: put every row of this family in test and split the rest train/validation.
         refusal_ratio: target share of refusals among binary rows; 0 keeps the natural mix.
         max_source_share: cap of one source's share of a class.
@@ -268,8 +269,18 @@ def build_corpus(config: BuildConfig) -> dict[str, Any]:
     skipped_licence = sorted(
         name
         for name, a in ADAPTERS.items()
-        if (config.sources is None or name in config.sources) and a not in adapters
+        if (config.sources is None or name in config.sources)
+        and a not in adapters
+        and (config.raw / name).is_dir()
     )
+    missing = sorted(a.name for a in adapters if not (config.raw / a.name).is_dir())
+    if missing and config.sources is not None:
+        raise ConfigError(f"--source given but {missing} not found under {config.raw}")
+    if missing:
+        logger.warning("raw folders missing, sources skipped: %s", ", ".join(missing))
+    adapters = [a for a in adapters if a.name not in missing]
+    if not adapters:
+        raise ConfigError(f"raw={config.raw}: no source folders found; expected e.g. gptfuzz/")
     excluded: list[dict[str, Any]] = []
     rows: list[_Row] = []
     raw_counts: Counter[str] = Counter()
@@ -280,8 +291,12 @@ def build_corpus(config: BuildConfig) -> dict[str, Any]:
             row = _Row(cand, content_id(cand.prompt, cand.text), model, family_of(model))
             if cand.exclude_reason:
                 excluded.append(
-                    {"id": row.id, "source": cand.source, "model": model,
-                     "reason": cand.exclude_reason}
+                    {
+                        "id": row.id,
+                        "source": cand.source,
+                        "model": model,
+                        "reason": cand.exclude_reason,
+                    }
                 )
                 continue
             rows.append(row)
@@ -311,23 +326,31 @@ def build_corpus(config: BuildConfig) -> dict[str, Any]:
         bar.close()
     for i, (reason, kept_i) in result.dropped.items():
         excluded.append(
-            {"id": rows[i].id, "source": rows[i].cand.source, "model": rows[i].model,
-             "reason": reason, "duplicate_of": rows[kept_i].id}
+            {
+                "id": rows[i].id,
+                "source": rows[i].cand.source,
+                "model": rows[i].model,
+                "reason": reason,
+                "duplicate_of": rows[kept_i].id,
+            }
         )
     kept_rows = [rows[i] for i in result.kept]
     cluster_of = {id(rows[i]): result.cluster[i] for i in result.kept}
     # an id can repeat only through identical prompt+text, which exact dedup removed
     split_items = [
-        SplitItem(r.id, r.cand.prompt, r.cand.group, cluster_of[id(r)], r.family)
-        for r in kept_rows
+        SplitItem(r.id, r.cand.prompt, r.cand.group, cluster_of[id(r)], r.family) for r in kept_rows
     ]
     splits = assign_splits(split_items, seed=config.seed, holdout_family=config.holdout_family)
     final: list[_Row] = []
     for r, s in zip(kept_rows, splits, strict=True):
         if s is None:
             excluded.append(
-                {"id": r.id, "source": r.cand.source, "model": r.model,
-                 "reason": "holdout_component_overlap"}
+                {
+                    "id": r.id,
+                    "source": r.cand.source,
+                    "model": r.model,
+                    "reason": "holdout_component_overlap",
+                }
             )
             continue
         r.split = s
@@ -336,8 +359,9 @@ def build_corpus(config: BuildConfig) -> dict[str, Any]:
     binary = [r for r in final if r.status == "binary"]
     drops = balance(
         [
-            BalanceItem(r.id, int(r.label or 0), r.cand.source, r.model,
-                        r.origin in ("human", "review"))
+            BalanceItem(
+                r.id, int(r.label or 0), r.cand.source, r.model, r.origin in ("human", "review")
+            )
             for r in binary
         ],
         refusal_ratio=config.refusal_ratio or None,
@@ -348,8 +372,15 @@ def build_corpus(config: BuildConfig) -> dict[str, Any]:
     for i, reason in drops.items():
         r = binary[i]
         excluded.append(
-            {"id": r.id, "source": r.cand.source, "model": r.model, "reason": reason,
-             "label": r.label, "label_origin": r.origin, "split": r.split}
+            {
+                "id": r.id,
+                "source": r.cand.source,
+                "model": r.model,
+                "reason": reason,
+                "label": r.label,
+                "label_origin": r.origin,
+                "split": r.split,
+            }
         )
     corpus = [r for i, r in enumerate(binary) if i not in drops]
     partial = [r for r in final if r.status == "partial"]
@@ -379,6 +410,7 @@ def build_corpus(config: BuildConfig) -> dict[str, Any]:
         audit=_audit_summary(audit),
         hand_labels=len(hand_labels),
         skipped_licence=skipped_licence,
+        missing=missing,
         adapters=adapters,
         build_seconds=round(time.time() - t0, 1),
         unbalanced=[_record(r) for r in binary],
@@ -391,7 +423,7 @@ def build_corpus(config: BuildConfig) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m refusal_detector.data.build``: same arguments as ``refusal-detector data build``."""
+    """``python -m refusal_detector.data.build``; same arguments as ``data build``."""
     import argparse
 
     from refusal_detector.data.commands import add_build_arguments, run_build

@@ -55,6 +55,7 @@ def make_card(
     audit: dict[str, Any],
     hand_labels: int,
     skipped_licence: Sequence[str],
+    missing: Sequence[str],
     adapters: Sequence[Adapter],
     build_seconds: float,
     unbalanced: Sequence[dict[str, Any]],
@@ -63,7 +64,7 @@ def make_card(
     counts = _nested()
     for r in corpus:
         node = counts[r["source"]][str(r["label"])][r["split"]]
-        node[r["label_origin"]] = node.get(r["label_origin"], 0) + 1 if node else 1
+        node[r["label_origin"]] = node.get(r["label_origin"], 0) + 1
     models: dict[str, dict[str, Any]] = {}
     for r in corpus:
         m = models.setdefault(
@@ -110,8 +111,11 @@ def make_card(
         "models": _plain(models),
         "families": _plain(dict(Counter(r["family"] for r in corpus))),
         "splits": {
-            s: {"records": split_counts[(s, 0)] + split_counts[(s, 1)],
-                "refusals": split_counts[(s, 1)], "normals": split_counts[(s, 0)]}
+            s: {
+                "records": split_counts[(s, 0)] + split_counts[(s, 1)],
+                "refusals": split_counts[(s, 1)],
+                "normals": split_counts[(s, 0)],
+            }
             for s in ("train", "validation", "test")
         },
         "label_origins": _plain(dict(Counter(r["label_origin"] for r in corpus))),
@@ -126,6 +130,7 @@ def make_card(
         "licenses": _plain(dict(Counter(r["license"] for r in corpus))),
         "license_mode": config.license,
         "sources_dropped_by_license": list(skipped_licence),
+        "sources_missing": list(missing),
         "known_limitations": KNOWN_LIMITATIONS,
         "build": {
             "seconds": build_seconds,
@@ -238,8 +243,15 @@ def render_markdown(card: dict[str, Any]) -> str:
         _table(
             ["rule label", "audited", "binary verdicts", "errors", "error rate", "partial", "skip"],
             [
-                [k, v["n"], v["n_binary_verdicts"], v["errors"], v["error_rate"],
-                 v["hand_partial"], v["hand_skip"]]
+                [
+                    k,
+                    v["n"],
+                    v["n_binary_verdicts"],
+                    v["errors"],
+                    v["error_rate"],
+                    v["hand_partial"],
+                    v["hand_skip"],
+                ]
                 for k, v in audit["per_class"].items()
             ],
         )

@@ -10,7 +10,13 @@ import argparse
 import sys
 from pathlib import Path
 
-__all__ = ["add_audit_arguments", "add_build_arguments", "register", "run_audit_sample", "run_build"]
+__all__ = [
+    "add_audit_arguments",
+    "add_build_arguments",
+    "register",
+    "run_audit_sample",
+    "run_build",
+]
 
 
 def _ratio(value: str) -> float:
@@ -29,29 +35,76 @@ def _share(value: str) -> float:
 
 def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``data build`` (shared with ``python -m refusal_detector.data.build``)."""
-    parser.add_argument("--raw", type=Path, required=True, metavar="DIR",
-                        help="raw data folder (shared/data/raw); read only")
-    parser.add_argument("--out", type=Path, required=True, metavar="DIR",
-                        help="output folder for train/validation/test.jsonl, partial, review "
-                        "queue, excluded rows and datacard.json")
-    parser.add_argument("--license", choices=("permissive", "all"), default="permissive",
-                        help="permissive drops the NC sources (default: permissive)")
-    parser.add_argument("--holdout-family", default=None, metavar="F",
-                        help="leave-one-family-out: family F only in test (e.g. llama-2)")
-    parser.add_argument("--refusal-ratio", type=_ratio, default=0.1, metavar="R",
-                        help="share of refusals among binary rows; 0 keeps the natural mix "
-                        "(default: 0.1)")
-    parser.add_argument("--max-source-share", type=_share, default=0.3, metavar="S",
-                        help="cap of one source's share of a class (default: 0.3)")
-    parser.add_argument("--max-model-share", type=_share, default=0.2, metavar="S",
-                        help="cap of one model's share of a class (default: 0.2)")
-    parser.add_argument("--annotations", type=Path, default=None, metavar="DIR",
-                        help="folder with hand_labels.jsonl and audit.jsonl "
-                        "(default: the package's data/annotations)")
-    parser.add_argument("--source", action="append", default=None, metavar="NAME",
-                        help="only this source (repeatable)")
-    parser.add_argument("--card-dir", type=Path, default=None, metavar="DIR",
-                        help="also write data_card.md and data_card.json there (e.g. docs)")
+    parser.add_argument(
+        "--raw",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="raw data folder (shared/data/raw); read only",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="output folder for train/validation/test.jsonl, partial, review "
+        "queue, excluded rows and datacard.json",
+    )
+    parser.add_argument(
+        "--license",
+        choices=("permissive", "all"),
+        default="permissive",
+        help="permissive drops the NC sources (default: permissive)",
+    )
+    parser.add_argument(
+        "--holdout-family",
+        default=None,
+        metavar="F",
+        help="leave-one-family-out: family F only in test (e.g. llama-2)",
+    )
+    parser.add_argument(
+        "--refusal-ratio",
+        type=_ratio,
+        default=0.1,
+        metavar="R",
+        help="share of refusals among binary rows; 0 keeps the natural mix (default: 0.1)",
+    )
+    parser.add_argument(
+        "--max-source-share",
+        type=_share,
+        default=0.3,
+        metavar="S",
+        help="cap of one source's share of a class (default: 0.3)",
+    )
+    parser.add_argument(
+        "--max-model-share",
+        type=_share,
+        default=0.2,
+        metavar="S",
+        help="cap of one model's share of a class (default: 0.2)",
+    )
+    parser.add_argument(
+        "--annotations",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="folder with hand_labels.jsonl and audit.jsonl "
+        "(default: the package's data/annotations)",
+    )
+    parser.add_argument(
+        "--source",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="only this source (repeatable)",
+    )
+    parser.add_argument(
+        "--card-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="also write data_card.md and data_card.json there (e.g. docs)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="split/balance seed (default: 0)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
 
@@ -87,12 +140,22 @@ def run_build(args: argparse.Namespace) -> int:
 
 def add_audit_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``data audit-sample``."""
-    parser.add_argument("--corpus", type=Path, required=True, metavar="DIR",
-                        help="a built corpus folder (output of data build)")
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="a built corpus folder (output of data build)",
+    )
     parser.add_argument("--n", type=int, default=400, help="sample size (default: 400)")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
-    parser.add_argument("--out", type=Path, required=True, metavar="FILE",
-                        help="jsonl to write: id, text, prompt, source, model, rule_label, ...")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="jsonl to write: id, text, prompt, source, model, rule_label, ...",
+    )
 
 
 def run_audit_sample(args: argparse.Namespace) -> int:
@@ -104,7 +167,7 @@ def run_audit_sample(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``data`` command group; each subcommand sets ``handler=func`` (func(args) -> int)."""
     data = subparsers.add_parser("data", help="build and audit the labelled training corpus")
     sub = data.add_subparsers(dest="data_command", metavar="COMMAND", required=True)

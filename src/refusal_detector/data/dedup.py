@@ -121,9 +121,7 @@ def deduplicate(
         survivors.append(i)
     stats.exact_removed = len(dropped)
 
-    hashes = MinHash.bulk(
-        [shingles(texts[i]) for i in survivors], num_perm=num_perm, seed=seed
-    )
+    hashes = MinHash.bulk([shingles(texts[i]) for i in survivors], num_perm=num_perm, seed=seed)
     lsh = MinHashLSH(threshold=cluster_threshold, num_perm=num_perm)
     uf = _UnionFind()
     kept: list[int] = []

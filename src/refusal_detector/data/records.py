@@ -23,7 +23,16 @@ PERMISSIVE: LicenseClass = "permissive"
 
 _WS = re.compile(r"\s+")
 # Mac-Roman / cp1252 mojibake of UTF-8 punctuation seen in coconot and the JBB judge CSV.
-_MOJIBAKE_MARKERS = ("‚Äô", "‚Äú", "‚Äù", "‚Äî", "‚Äì", "â€™", "â€œ", "â€", "Ã©", "Ã±")
+_MOJIBAKE_MARKERS = (
+    "\u201a\u00c4\u00f4",  # mac_roman reading of U+2019
+    "\u201a\u00c4\u00fa",
+    "\u201a\u00c4\u00f9",
+    "\u201a\u00c4\u00ee",
+    "\u201a\u00c4\u00ec",
+    "\u00e2\u20ac",  # cp1252 reading of U+20xx punctuation
+    "\u00c3\u00a9",
+    "\u00c3\u00b1",
+)
 
 
 def normalise_text(text: str) -> str:

@@ -72,8 +72,5 @@ def read_csv(path: Path, *, columns: set[str]) -> Iterator[tuple[int, dict[str, 
     reader = csv.DictReader(io.StringIO(text, newline=""))
     missing = columns - set(reader.fieldnames or [])
     if missing:
-        raise DataError(
-            f"{path}:1: missing columns {sorted(missing)}; found {reader.fieldnames}"
-        )
-    for rowno, row in enumerate(reader, 2):
-        yield rowno, row
+        raise DataError(f"{path}:1: missing columns {sorted(missing)}; found {reader.fieldnames}")
+    yield from enumerate(reader, 2)

@@ -1,9 +1,10 @@
-"""chatgpt_refusals (Reuter & Schulze 2023): 1,721 gpt-3.5-turbo responses with human ``tone`` labels.
+"""chatgpt_refusals (Reuter & Schulze 2023): 1,721 gpt-3.5-turbo answers with human ``tone`` labels.
 
 Mapping: the PROVENANCE "strict" mapping. ``rejected``/``redirected`` -> 1 and ``complied``/
 ``disclaimed``/``contradicted`` -> 0 (human). ``dontknow`` (access limitations) and ``counseling``
 (moralising) are left to the labelling functions and the review queue rather than guessed;
-``incoherent`` is excluded. Only ``all_hand_labeled.json`` is read: it is the union of the other files.
+``incoherent`` is excluded. Only ``all_hand_labeled.json`` is read: it is the union of the other
+files.
 """
 
 from __future__ import annotations

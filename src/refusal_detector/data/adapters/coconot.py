@@ -1,4 +1,4 @@
-"""coconot (CoCoNot, Brahman et al. 2024): noncompliance evaluation, contrast set and preference pairs.
+"""coconot (CoCoNot, Brahman et al. 2024): noncompliance eval, contrast set and preference pairs.
 
 Trap: ``is_refusal`` describes the *prompt* (should not be complied with), not the response, and
 is ignored. Evaluation responses are labelled by the labelling functions; contrast-set answers and

@@ -41,7 +41,9 @@ def read(root: Path) -> Iterator[Candidate]:
                 exclude_reason=None if text.strip() else "empty_response",
             )
     mt = base / "llm_judge" / "data" / "mt_bench"
-    mt_questions = {row["question_id"]: row["turns"] for _, row in read_jsonl(mt / "question.jsonl")}
+    mt_questions = {
+        row["question_id"]: row["turns"] for _, row in read_jsonl(mt / "question.jsonl")
+    }
     for path in sorted((mt / "model_answer").glob("*.jsonl")):
         for _, row in read_jsonl(path):
             qid = row["question_id"]

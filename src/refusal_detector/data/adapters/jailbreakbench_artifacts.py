@@ -22,7 +22,7 @@ def read(root: Path) -> Iterator[Candidate]:
     """Yield every artifact entry that has a response."""
     base = require(root / NAME / "attack-artifacts")
     for path in sorted(base.glob("*/*/*.json")):
-        if path.parent.name == "test-artifact":
+        if "test-artifact" in path.relative_to(base).parts:  # 3 dummy entries upstream
             continue
         data = read_json(path)
         if not isinstance(data, dict) or "jailbreaks" not in data:

@@ -1,4 +1,4 @@
-"""refusal_direction (Arditi et al. 2024): completions of 5 open chat models on harmful/harmless prompts.
+"""refusal_direction (Arditi et al. 2024): 5 open chat models on harmful and harmless prompts.
 
 The stored ``is_jailbreak_substring_matching`` label is a substring heuristic and is ignored
 (training on it would teach the list). Baseline and ablation conditions are labelled by the

@@ -1,4 +1,4 @@
-"""refusal_tokens_outputs: Llama-3-8B-Instruct and DeepSeek-R1-Distill-Llama-8B on safety benchmarks.
+"""refusal_tokens_outputs: Llama-3-8B-Instruct and DeepSeek-R1-Distill-Llama-8B on safety sets.
 
 Responses start with a leaked ``assistant`` role header and DeepSeek's contain ``</think>``
 (rarely after a visible reasoning trace): both are stripped so the text is the user-visible
