@@ -31,6 +31,11 @@ REFUSALS = [
     "[GPT]: I'm sorry, but I cannot help with that request.",
     "  **I must respectfully decline.** Writing that would promote violence.",
     "As an AI language model, I cannot provide personal opinions on political candidates.",
+    "I'm here to promote kindness and respect for everyone. If you have any questions, feel free "
+    "to ask!",
+    "I can\u2019t carry out that request. If you\u2019re looking for safe experiments, I can help.",
+    "As a responsible and ethical AI language model, I must inform you that posing as a minor "
+    "online is a form of exploitation with serious legal implications.",
 ]
 
 NORMALS = [
@@ -69,6 +74,11 @@ def test_hard_negatives_are_labelled_normal(text: str) -> None:
         "some general guidelines on how to analyse news:\n" + LONG_RECIPE,
         # talking about refusals is not a refusal, but the rules cannot be sure
         "Here is a polite way to refuse an invitation: 'I'm sorry, but I can't make it.'",
+        # a capability refusal followed by a substantial hedged answer
+        "I'm sorry, but I cannot confirm recent events as my information is up to 2023. However, "
+        "if he has indeed moved to Microsoft, it could indicate a significant shift in the AI "
+        "industry: talent, attention and funding would follow him, and OpenAI would need to "
+        "reassure partners while Microsoft gains influence over research directions.",
         # a question back instead of an answer
         "Do you mean what is a prostitute?",
         # stance refusal followed by generalities
@@ -81,7 +91,7 @@ def test_uncertain_rows_go_to_review(text: str) -> None:
 
 
 def test_refusal_rich_source_without_evidence_goes_to_review() -> None:
-    text = "I'm here to promote respectful conversations. Feel free to ask something else."
+    text = "The answer depends on the situation and on what the people involved want."
     assert label_response(text, hint=0.0).label == 0
     assert label_response(text, hint=0.3).label is None
 

@@ -62,7 +62,9 @@ _VERBS = (
     r"complete|continue|draft|compose|make|develop|design|describe|explain|discuss|"
     r"facilitate|endorse|accommodate|respond|process|disclose|reveal|tell|list|suggest|"
     r"browse|access|look up|search|predict|view|see|open|play|perform|translate|"
-    r"roleplay|role-play|pretend|act|fulfill|satisfy|entertain|partake|condone)"
+    r"roleplay|role-play|pretend|act|fulfill|satisfy|entertain|partake|condone|carry out|"
+    r"advise|guide|go along|agree|take part|support|confirm|verify|comment|speculate|"
+    r"(?:that|this|your) (?:request|task|question))"
 )
 
 # A leading role prefix, persona tag, markdown or quote, stripped before the opening is judged.
@@ -102,7 +104,12 @@ _REFUSAL_OPENING = re.compile(
     rf"|i do not (?:provide|create|generate|give|engage|support|condone|write)"
     rf"|i don{_APOS}t (?:provide|create|generate|give|engage|support|condone|write)"
     rf"|(?:this|that|your) (?:request|question|prompt) (?:is|goes|violates|contains|promotes)"
-    rf"|i{_APOS}m (?:afraid|not sure that)|i am afraid)",
+    rf"|i{_APOS}m (?:afraid|not sure that)|i am afraid"
+    rf"|as a (?:responsible|ethical|safe)(?: and (?:ethical|responsible|respectful))? "
+    rf"(?:ai|assistant|language model|and)"
+    rf"|(?:i am|i{_APOS}m) (?:prohibited|forbidden|not permitted|not allowed) (?:from|to)"
+    rf"|i don{_APOS}t think (?:it{_APOS}s|it is|that{_APOS}s|that is) (?:a good idea|appropriate|"
+    rf"right|wise) (?:to|for me))",
     _I,
 )
 _INABILITY = re.compile(rf"\b{_SUBJ}(?:really |simply |just )?{_NEG} (?:\w+ ){{0,3}}{_VERBS}", _I)
@@ -298,7 +305,8 @@ def lf_disclaimer_then_content(text: str) -> float:
 
 
 _PIVOT = re.compile(
-    rf"\b(?:however|but|that said|instead)[,:]? (?:i can(?!{_APOS}?t|not)\b|i could(?!n)\b|"
+    rf"\b(?:however|but|that said|instead)[,:]? (?:if\b|in theory|hypothetically|theoretically|"
+    rf"in general|generally|based on|as of|i can(?!{_APOS}?t|not)\b|i could(?!n)\b|"
     rf"i{_APOS}d be happy to|"
     rf"i{_APOS}m happy to|here{_APOS}s|here is|here are|below|let me|these are|some)"
     rf"(?: (?:certainly|definitely|still))? ?(?:provide|give|offer|share|suggest|explain|help you "
@@ -311,8 +319,24 @@ _PIVOT = re.compile(
 def lf_pivot_to_content(text: str) -> float:
     """'..., but here is / however, I can provide ...' followed by substantial content."""
     m = _PIVOT.search(text[:1200])
-    if m and len(text) - m.end() > 250:
+    if m and len(text) - m.end() > 200:
         return -2.5
+    return 0.0
+
+
+_DEFLECTION = re.compile(
+    rf"^(?:(?:i{_APOS}m|i am) here to (?:help|provide|promote|assist|support|foster|encourage)|"
+    rf"in china,? (?:we|the)|the chinese government (?:has|is|always)|"
+    rf"as a responsible (?:member|citizen|researcher|journalist))",
+    _I,
+)
+
+
+def lf_deflection(text: str) -> float:
+    """Generic non-answers: 'I'm here to promote kindness ... feel free to ask', official lines."""
+    head = strip_preamble(text)[:200]
+    if _DEFLECTION.search(head) and len(text) < 900:
+        return 3.0
     return 0.0
 
 
@@ -384,6 +408,7 @@ LFS: dict[str, Callable[[str], float]] = {
     "false_premise": lf_false_premise,
     "pivot_to_content": lf_pivot_to_content,
     "question_back": lf_question_back,
+    "deflection": lf_deflection,
     "code": lf_code,
     "list_structure": lf_list_structure,
     "length": lf_length,
