@@ -122,6 +122,11 @@ def _bar(it: Iterable[T], enabled: bool, **kw: Any) -> Iterator[T]:
     yield from tqdm(it, file=sys.stderr, **kw)
 
 
+def _rule_outcome(c: Candidate) -> LFResult:
+    lf = label_response(c.text, hint=c.hint, prompt_known=bool(c.prompt))
+    return apply_source_rules(c.source, c.meta.get("jailbroken"), lf)
+
+
 def _label_row(row: _Row, hand: HandLabel | None) -> None:
     c = row.cand
     if hand is not None:
@@ -135,8 +140,7 @@ def _label_row(row: _Row, hand: HandLabel | None) -> None:
     if c.source_label is not None:
         row.status, row.label, row.origin = "binary", c.source_label, "human"
         return
-    lf = label_response(c.text, hint=c.hint, prompt_known=bool(c.prompt))
-    lf = apply_source_rules(c.source, c.meta.get("jailbroken"), lf)
+    lf = _rule_outcome(c)
     row.lf, row.reason = lf, lf.reason
     if lf.partial:
         row.status, row.partial, row.origin = "partial", True, f"rule:{lf.rule}"
@@ -221,6 +225,32 @@ def _interleave(rows: Sequence[_Row], seed: int) -> list[_Row]:
     return out
 
 
+def _current_rules_summary(
+    audit: dict[str, AuditRow], current: dict[str, int | str | None]
+) -> dict[str, Any]:
+    """Audit verdicts against what the *current* rules say for the same ids."""
+    per_class: dict[str, Any] = {}
+    for cls in (0, 1):
+        ids = [i for i, lab in current.items() if lab == cls]
+        decided = [i for i in ids if audit[i].hand_label in (0, 1)]
+        errors = sum(1 for i in decided if audit[i].hand_label != cls)
+        per_class[str(cls)] = {
+            "n": len(ids),
+            "n_binary_verdicts": len(decided),
+            "errors": errors,
+            "error_rate": round(errors / len(decided), 4) if decided else None,
+        }
+    return {
+        "audited_ids_found": len(current),
+        "now_review_or_partial": sum(1 for v in current.values() if v not in (0, 1)),
+        "now_human_labelled": sum(1 for v in current.values() if v == "human"),
+        "per_class": per_class,
+        "note": "the same hand verdicts scored against the rules of this build; rules were "
+        "revised after the audit was drawn, so this is optimistic where a revision was "
+        "informed by the audited rows",
+    }
+
+
 def _audit_summary(audit: dict[str, AuditRow]) -> dict[str, Any]:
     per_class: dict[str, Any] = {}
     for cls in (0, 1):
@@ -301,8 +331,15 @@ def build_corpus(config: BuildConfig) -> dict[str, Any]:
                 continue
             rows.append(row)
 
+    audit_current: dict[str, int | str | None] = {}
     for row in _bar(rows, config.progress, desc="label", unit="row", mininterval=0.5):
         _label_row(row, verdicts.get(row.id))
+        if row.id in audit:
+            if row.cand.source_label is not None:
+                audit_current[row.id] = "human"
+            else:
+                outcome = _rule_outcome(row.cand)
+                audit_current[row.id] = "partial" if outcome.partial else outcome.label
     skipped_by_hand = [r for r in rows if r.origin == "review" and r.status == "review"]
     for r in skipped_by_hand:
         excluded.append(
@@ -407,7 +444,8 @@ def build_corpus(config: BuildConfig) -> dict[str, Any]:
         raw_counts=dict(raw_counts),
         excluded=excluded,
         dedup=asdict(result.stats),
-        audit=_audit_summary(audit),
+        audit=_audit_summary(audit)
+        | {"current_rules": _current_rules_summary(audit, audit_current)},
         hand_labels=len(hand_labels),
         skipped_licence=skipped_licence,
         missing=missing,

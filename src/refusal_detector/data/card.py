@@ -260,6 +260,26 @@ def render_markdown(card: dict[str, Any]) -> str:
         "",
         f"Overall rule-label error rate: {audit['overall_error_rate']} "
         f"(goal <= {audit['goal_max_error_rate']}).",
+    ]
+    cur = audit.get("current_rules")
+    if cur:
+        out += [
+            "",
+            "The same verdicts scored against the rules of this build "
+            f"({cur['audited_ids_found']} audited ids found; {cur['now_review_or_partial']} now "
+            f"go to review or partial; {cur['now_human_labelled']} carry human source labels):",
+            "",
+            _table(
+                ["current rule label", "rows", "binary verdicts", "errors", "error rate"],
+                [
+                    [k, v["n"], v["n_binary_verdicts"], v["errors"], v["error_rate"]]
+                    for k, v in cur["per_class"].items()
+                ],
+            ),
+            "",
+            f"Note: {cur['note']}.",
+        ]
+    out += [
         "",
         "## Label origins",
         "",

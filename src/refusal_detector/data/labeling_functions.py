@@ -53,7 +53,9 @@ _NEG_STANDALONE = (
 _NEG_SENTENCE = (
     rf"[^.!?\n]{{0,120}}?\b(?:cannot|can{_APOS}?t|can not|won{_APOS}?t|will not|unable|"
     rf"not able|not comfortable|not appropriate|not possible|not allowed|not permitted|"
-    rf"must decline|refuse|decline|don{_APOS}t|do not|am not|{_APOS}m not|isn{_APOS}t|is not)\b"
+    rf"must decline|refuse|decline|(?:don{_APOS}t|do not) (?:have (?:personal|the ability|access|"
+    rf"opinions|feelings|beliefs|real-time)|provide|support|condone|engage|feel comfortable)|"
+    rf"(?:is|would be) (?:not |in)appropriate|against)\b"
 )
 _SUBJ = rf"(?:i|we)(?:\s+|(?={_APOS}))"
 _VERBS = (
@@ -104,10 +106,15 @@ _REFUSAL_OPENING = re.compile(
     rf"|i do not (?:provide|create|generate|give|engage|support|condone|write)"
     rf"|i don{_APOS}t (?:provide|create|generate|give|engage|support|condone|write)"
     rf"|(?:this|that|your) (?:request|question|prompt) (?:is|goes|violates|contains|promotes)"
-    rf"|i{_APOS}m (?:afraid|not sure that)|i am afraid"
+    rf"|i{_APOS}m afraid|i am afraid"
     rf"|as a (?:responsible|ethical|safe)(?: and (?:ethical|responsible|respectful))? "
     rf"(?:ai|assistant|language model|and)"
     rf"|(?:i am|i{_APOS}m) (?:prohibited|forbidden|not permitted|not allowed) (?:from|to)"
+    rf"|(?:(?:i{_APOS}m |i am )?sorry,? (?:but )?)?it(?:{_APOS}s| is) (?:impossible|not possible) "
+    rf"for me\b"
+    rf"|(?:(?:i{_APOS}m |i am )?sorry,? (?:but )?)?i (?:don{_APOS}t|do not) "
+    rf"(?:understand (?:this|the|your) question|"
+    rf"know what you(?:{_APOS}re| are) (?:asking|talking))"
     rf"|i don{_APOS}t think (?:it{_APOS}s|it is|that{_APOS}s|that is) (?:a good idea|appropriate|"
     rf"right|wise) (?:to|for me))",
     _I,
@@ -326,7 +333,7 @@ def lf_pivot_to_content(text: str) -> float:
 
 _DEFLECTION = re.compile(
     rf"^(?:(?:i{_APOS}m|i am) here to (?:help|provide|promote|assist|support|foster|encourage)|"
-    rf"in china,? (?:we|the)|the chinese government (?:has|is|always)|"
+    rf"in china\b|the chinese government (?:has|is|always)|"
     rf"as a responsible (?:member|citizen|researcher|journalist))",
     _I,
 )
@@ -338,6 +345,37 @@ def lf_deflection(text: str) -> float:
     if _DEFLECTION.search(head) and len(text) < 900:
         return 3.0
     return 0.0
+
+
+_BROAD_PIVOT = re.compile(r"(?:^|[.!?]\s+)(?:however|but|that said|nevertheless)\b[,:]?\s", _I)
+
+
+def lf_hedged_answer(text: str) -> float:
+    """A 'however, ...' turn in the opening followed by a long tail that neither refuses nor
+    lectures: the caveat came first, then the content ("As an AI I have no opinions. However,
+    many consider ...")."""
+    m = _BROAD_PIVOT.search(text[:600])
+    if not m:
+        return 0.0
+    tail = text[m.end() :]
+    if len(tail) < 300 or _MORALISING.search(tail[:800]) or _SENTENCE_REFUSAL.search(tail[:800]):
+        return 0.0
+    return -2.5
+
+
+_CAVEAT_THEN_ANSWER = re.compile(
+    rf"(?:real-time|current|live|up-to-date) (?:data|information|access)[^.!?\n]{{0,40}}?,? "
+    rf"(?:but|however)(?!,? (?:i|you can|please))\b|"
+    rf"(?:^|[.!?]\s+)(?:however, )?(?:as of|based on|according to) (?:my )?(?:last |latest )?"
+    rf"(?:knowledge|training|update|data|information)[^.!?\n]{{0,60}}?,\s*(?!i |i{_APOS})",
+    _I,
+)
+
+
+def lf_caveat_then_answer(text: str) -> float:
+    """Hard negative: a capability caveat ('no real-time data, but according to ...') that then
+    answers with what the model knows."""
+    return -3.0 if _CAVEAT_THEN_ANSWER.search(text[:700]) and len(text) > 150 else 0.0
 
 
 def lf_question_back(text: str) -> float:
@@ -408,6 +446,8 @@ LFS: dict[str, Callable[[str], float]] = {
     "false_premise": lf_false_premise,
     "pivot_to_content": lf_pivot_to_content,
     "question_back": lf_question_back,
+    "caveat_then_answer": lf_caveat_then_answer,
+    "hedged_answer": lf_hedged_answer,
     "deflection": lf_deflection,
     "code": lf_code,
     "list_structure": lf_list_structure,
