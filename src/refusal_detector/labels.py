@@ -1,4 +1,7 @@
-"""The one place label names live: 0 NORMAL, 1 REJECTION (the seed model's names, checked by LLM Guard)."""
+"""The one place label names live: 0 NORMAL, 1 REJECTION.
+
+These are the seed model's names, and LLM Guard checks them.
+"""
 
 from __future__ import annotations
 
