@@ -328,3 +328,19 @@ def test_progress_bar_reports_rows_on_stderr(
     assert captured.out == ""
     assert f"{len(ROWS)}/{len(ROWS)}" in captured.err
     assert "row/s" in captured.err or "s/row" in captured.err  # tqdm flips slow rates
+
+
+def test_csv_with_byte_order_mark_and_invalid_utf8(tiny_model_dir: Path, tmp_path: Path) -> None:
+    source, target = tmp_path / "in.csv", tmp_path / "out.jsonl"
+    source.write_bytes(
+        b'\xef\xbb\xbftext,id\r\nhello,1\r\n"bad \xff",2\r\n"multi\nline",3\r\na,4,extra\r\n'
+    )
+    assert predict(tiny_model_dir, source, target) == 1
+    out = read_rows(target)
+    assert [r["id"] for r in out] == ["1", "2", "3", "4"]
+    assert out[0]["label"] in {"NORMAL", "REJECTION"}
+    assert out[1]["error"] == "row 2: invalid UTF-8"
+    assert out[1]["text"] == "bad \ufffd"
+    assert out[2]["text"] == "multi\nline"
+    assert out[2]["label"] in {"NORMAL", "REJECTION"}
+    assert out[3]["error"] == "row 4: 3 fields but the header has 2"

@@ -39,6 +39,8 @@ __all__ = [
 
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 
+# Spreadsheet exports often start with a byte-order mark; it must not become part of a column name.
+_CSV_ENCODING = "utf-8-sig"
 # Python's csv module refuses fields over 128 KiB by default; LLM outputs can be megabytes.
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
@@ -71,7 +73,7 @@ def input_columns(path: Path) -> list[str] | None:
     if fmt == "parquet":
         return list(_parquet_file(path).schema_arrow.names)
     if fmt == "csv":
-        with path.open(encoding="utf-8", errors="replace", newline="") as f:
+        with path.open(encoding=_CSV_ENCODING, errors="replace", newline="") as f:
             header = next(csv.reader(f), None)
         if header is None:
             raise DataError(f"{path}: empty CSV file; expected a header line")
@@ -97,7 +99,7 @@ def count_rows(path: Path) -> int:
     if fmt == "jsonl":
         with path.open("rb") as f:
             return sum(1 for line in f if line.strip())
-    with path.open(encoding="utf-8", errors="replace", newline="") as f:
+    with path.open(encoding=_CSV_ENCODING, errors="replace", newline="") as f:
         return max(0, sum(1 for _ in csv.reader(f)) - 1)
 
 
@@ -134,7 +136,7 @@ def _read_jsonl(path: Path, skip: int) -> Iterator[Row]:
 
 def _read_csv(path: Path, skip: int) -> Iterator[Row]:
     # surrogateescape keeps undecodable bytes visible per row instead of failing the whole file.
-    with path.open(encoding="utf-8", errors="surrogateescape", newline="") as f:
+    with path.open(encoding=_CSV_ENCODING, errors="surrogateescape", newline="") as f:
         reader = csv.reader(f)
         header = next(reader, None)
         if header is None:
