@@ -39,6 +39,7 @@ _NEG = (
     rf"(?:cannot|can{_APOS}?t|can not|won{_APOS}?t|will not|am unable to|{_APOS}m unable to|"
     rf"am not able to|{_APOS}m not able to|won{_APOS}?t be able to|will not be able to|"
     rf"(?:am|{_APOS}m) not (?:allowed|permitted|programmed|going) to|"
+    rf"ain{_APOS}?t (?:gonna|going to)|(?:am|{_APOS}m) not gonna|"
     rf"do not feel comfortable|don{_APOS}t feel comfortable|am not comfortable|"
     rf"{_APOS}m not comfortable)"
 )
