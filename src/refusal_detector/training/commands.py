@@ -1,13 +1,406 @@
-"""`refusal-detector` subcommands of the training package (registered by refusal_detector.cli)."""
+"""`refusal-detector` subcommands of the training package (registered by refusal_detector.cli).
+
+``train``, ``evaluate``, ``export`` and ``card``. Heavy dependencies (torch, transformers,
+onnxruntime, matplotlib) are imported inside the handlers, so ``refusal-detector --help`` stays fast
+and torch-free. Results go to stdout; progress and logs go to stderr.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from dataclasses import MISSING, fields
+from pathlib import Path
+from typing import Any
+
+from refusal_detector.training.config import TRAINING_ARGUMENT_FIELDS, TrainConfig
+
+__all__ = ["register"]
+
+# Short aliases users expect next to the TrainingArguments names.
+_ALIASES = {
+    "num_train_epochs": ["--epochs"],
+    "per_device_train_batch_size": ["--batch-size"],
+}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add this package's subcommands; each sets `handler=func` with func(args) -> int.
 
-    Import heavy dependencies inside the handlers, never here: `refusal-detector --help` must
-    stay fast and torch-free.
+    Heavy dependencies are imported inside the handlers, so `refusal-detector --help` stays fast and
+    torch-free.
     """
+    _register_train(subparsers)
+    _register_evaluate(subparsers)
+    _register_export(subparsers)
+    _register_card(subparsers)
+
+
+def _register_train(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        help="fine-tune a refusal classifier with transformers' Trainer",
+        description=(
+            "Fine-tune a NORMAL/REJECTION classifier. Defaults are the original "
+            "distilroberta-base-rejection-v1 card's hyperparameters; the default base model is "
+            "the packaged all-MiniLM-L6-v2. Multi-GPU: `accelerate launch -m refusal_detector.cli "
+            "train ...` or `torchrun --nproc-per-node N -m refusal_detector.cli train ...`."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--data", type=Path, required=True, metavar="DIR", help="corpus directory")
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="model directory")
+    parser.add_argument(
+        "--base-model",
+        default=None,
+        metavar="PATH_OR_NAME",
+        help="local model directory or Hub name such as distilroberta-base "
+        "(default: the packaged all-MiniLM-L6-v2)",
+    )
+    parser.add_argument("--max-length", type=int, default=None, metavar="N", help="tokens")
+    parser.add_argument("--max-train-samples", type=int, default=None, metavar="N")
+    parser.add_argument("--max-per-source", type=int, default=None, metavar="N")
+    parser.add_argument("--max-eval-samples", type=int, default=None, metavar="N")
+    parser.add_argument(
+        "--permissive-only",
+        action="store_true",
+        help="train only on permissively licensed rows (MIT, Apache, BSD, CC0, CC-BY)",
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="continue from the newest checkpoint under --out"
+    )
+    parser.add_argument(
+        "--country",
+        dest="country_iso_code",
+        default="USA",
+        metavar="ISO3",
+        help="country of the energy mix for the CO2 estimate (codecarbon, offline)",
+    )
+    parser.add_argument(
+        "--no-emissions",
+        dest="track_emissions",
+        action="store_false",
+        help="do not measure energy with codecarbon",
+    )
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    hyper = parser.add_argument_group(
+        "TrainingArguments (same names as transformers.TrainingArguments)"
+    )
+    defaults = {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}
+    for name in TRAINING_ARGUMENT_FIELDS:
+        default = defaults[name]
+        flag = "--" + name.replace("_", "-")
+        if isinstance(default, bool):
+            hyper.add_argument(flag, dest=name, action="store_true")
+            continue
+        kind: Any = type(default) if default is not None else int
+        hyper.add_argument(flag, *_ALIASES.get(name, []), dest=name, type=kind, default=default)
+    parser.set_defaults(handler=_train)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from refusal_detector.training.train import format_epoch_table, train
+
+    names = {f.name for f in fields(TrainConfig)} - {"data", "output_dir", "disable_tqdm", "extra"}
+    config = TrainConfig(
+        data=args.data,
+        output_dir=args.out,
+        disable_tqdm=True if args.quiet or not sys.stderr.isatty() else None,
+        **{name: getattr(args, name) for name in names},
+    )
+    progress = None if args.quiet or sys.stderr.isatty() else _stderr_line
+    result = train(config, progress=progress)
+    print(format_epoch_table(result.epochs))  # noqa: T201
+    summary: dict[str, Any] = {
+        "model_dir": str(result.output_dir),
+        "best_checkpoint": result.best_checkpoint,
+        "best_validation_f1": result.best_f1,
+        "train_examples": result.train_examples,
+        "eval_examples": result.eval_examples,
+        "emissions_kg": result.emissions_kg,
+    }
+    print(json.dumps(summary))  # noqa: T201
+    return 0
+
+
+def _stderr_line(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)  # noqa: T201
+
+
+def _register_evaluate(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="score a labelled split; metrics per slice, phrase baselines, plots, report",
+        description=(
+            "Evaluate a model directory (through RefusalDetector, so the ONNX or torch backend "
+            "that users get) on a labelled split, beside the phrase-list baselines. Prints the "
+            "markdown report; with --out also writes report.md, report.json, predictions.jsonl "
+            "and PNG plots."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="model directory (default: the shipped model)",
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        required=True,
+        metavar="PATH",
+        help="corpus directory (uses --split) or a .jsonl file",
+    )
+    parser.add_argument("--split", default="test", choices=("train", "validation", "test"))
+    parser.add_argument(
+        "--by",
+        default="source,family",
+        metavar="FIELDS",
+        help="comma-separated slicing fields (source, family, model, license)",
+    )
+    parser.add_argument("--backend", default="auto", choices=("auto", "onnx", "torch"))
+    parser.add_argument("--threshold", type=float, default=0.5)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument(
+        "--max-length",
+        type=int,
+        default=None,
+        metavar="N",
+        help="truncate to N tokens (default: the model window)",
+    )
+    parser.add_argument("--out", type=Path, default=None, metavar="REPORT_DIR")
+    parser.add_argument("--no-plots", dest="plots", action="store_false")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    parser.set_defaults(handler=_evaluate)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from refusal_detector.detector import default_model_dir
+    from refusal_detector.errors import ConfigError
+    from refusal_detector.training.evaluate import evaluate_model
+    from refusal_detector.training.report import render_markdown, write_report
+
+    by = [part.strip() for part in args.by.split(",") if part.strip()]
+    allowed = {"source", "family", "model", "license"}
+    if not set(by) <= allowed:
+        raise ConfigError(f"--by takes {sorted(allowed)}; got {args.by!r}")
+    if not 0.0 <= args.threshold <= 1.0:
+        raise ConfigError(f"--threshold must be in [0, 1], got {args.threshold}")
+    bar = _progress_bar(args.quiet, "scoring")
+    try:
+        report, examples, scores = evaluate_model(
+            args.model or default_model_dir(),
+            args.data,
+            split=args.split,
+            backend=args.backend,
+            by=by,
+            threshold=args.threshold,
+            batch_size=args.batch_size,
+            max_length=args.max_length,
+            progress=bar.update_to if bar else None,
+        )
+    finally:
+        if bar:
+            bar.close()
+    if args.out is not None:
+        path = write_report(report, examples, scores, args.out, plots=args.plots)
+        print(path.read_text(encoding="utf-8"))  # noqa: T201
+    else:
+        print(render_markdown(report))  # noqa: T201
+    return 0
+
+
+def _register_export(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "export",
+        help="export to ONNX (fp32, checked against torch) plus a validated int8 variant",
+        description=(
+            "Write onnx/model.onnx (fp32; logits within --atol of torch) and "
+            "onnx/model_quantized.onnx (int8 dynamic quantisation; must agree with fp32 on "
+            ">= 99.5%% of the validation labels and lose <= 0.3 F1 points, else the export "
+            "fails). With --ship DIR, also write the shipping layout (fp16 safetensors + int8 "
+            "onnx/model.onnx, <= 100 MB) to DIR."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--model", type=Path, required=True, metavar="DIR")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="corpus directory (its validation split) or .jsonl for the int8 check",
+    )
+    parser.add_argument("--opset", type=int, default=17)
+    parser.add_argument("--atol", type=float, default=1e-4)
+    parser.add_argument(
+        "--no-int8", dest="int8", action="store_false", help="write the fp32 export only"
+    )
+    parser.add_argument(
+        "--per-channel",
+        action="store_true",
+        help="per-channel int8 weights (more accurate, slightly larger)",
+    )
+    parser.add_argument("--min-agreement", type=float, default=0.995)
+    parser.add_argument(
+        "--max-f1-drop",
+        type=float,
+        default=0.003,
+        help="allowed F1 loss of int8 vs fp32 (0.003 = 0.3 points)",
+    )
+    parser.add_argument(
+        "--max-validation-samples",
+        type=int,
+        default=None,
+        metavar="N",
+        help="stratified sample of the validation rows for the int8 check",
+    )
+    parser.add_argument(
+        "--ship",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="also write the <= 100 MB shipping layout to DIR",
+    )
+    parser.set_defaults(handler=_export)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from refusal_detector.errors import ConfigError
+    from refusal_detector.training.dataset import load_examples, resolve_split, stratified_sample
+    from refusal_detector.training.export import export_onnx
+    from refusal_detector.training.quantize import (
+        INT8_FILE,
+        QUANTIZATION_REPORT_FILE,
+        quantize_int8,
+        validate_int8,
+        write_report,
+    )
+
+    if args.int8 and args.data is None:
+        raise ConfigError(
+            "the int8 variant is validated on labelled data: pass --data CORPUS_DIR (its "
+            "validation split is used) or --no-int8"
+        )
+    if args.ship is not None and not args.int8:
+        raise ConfigError("--ship needs the validated int8 model; drop --no-int8")
+    fp32 = export_onnx(args.model, opset=args.opset, atol=args.atol)
+    result: dict[str, Any] = {"fp32": str(fp32)}
+    if args.int8:
+        path = resolve_split(args.data, "validation")
+        examples = load_examples(path)
+        if args.max_validation_samples:
+            examples = stratified_sample(examples, max_total=args.max_validation_samples)
+        int8 = quantize_int8(fp32, args.model / INT8_FILE, per_channel=args.per_channel)
+        try:
+            report = validate_int8(
+                args.model,
+                int8,
+                examples,
+                min_agreement=args.min_agreement,
+                max_f1_drop=args.max_f1_drop,
+                data_name=str(path),
+            )
+        except Exception:
+            int8.unlink(missing_ok=True)
+            raise
+        write_report(report, args.model / QUANTIZATION_REPORT_FILE)
+        result["int8"] = str(int8)
+        result["int8_validation"] = report.to_json()
+        if args.ship is not None:
+            from refusal_detector.training.ship import ship_model
+
+            shipped = ship_model(args.model, args.ship, int8_path=int8)
+            result["ship"] = {"dir": str(shipped.out_dir), "bytes": shipped.total_bytes}
+    print(json.dumps(result, indent=2))  # noqa: T201
+    return 0
+
+
+def _register_card(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "card",
+        help="write README.md (model card) into a model directory",
+        description=(
+            "Generate the model card from training_log.json, emissions.json, "
+            "quantization_report.json, an evaluation report.json, the corpus datacard.json and "
+            "optional leave-one-family-out results, in the original card's format."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "--model",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="model directory to write README.md into",
+    )
+    parser.add_argument(
+        "--eval",
+        type=Path,
+        default=None,
+        metavar="REPORT_DIR",
+        help="evaluate --out directory (its report.json) for the results",
+    )
+    parser.add_argument(
+        "--datacard",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="corpus datacard.json (sources, licences, counts)",
+    )
+    parser.add_argument(
+        "--lofo",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="leave-one-family-out results (benchmarks/lofo.py output JSON)",
+    )
+    parser.add_argument(
+        "--training-log",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="training_log.json if not in --model (e.g. the unshipped run dir)",
+    )
+    parser.set_defaults(handler=_card)
+
+
+def _card(args: argparse.Namespace) -> int:
+    from refusal_detector.training.card import CardInputs, write_card
+
+    inputs = CardInputs.from_paths(
+        model_dir=args.model,
+        eval_dir=args.eval,
+        datacard=args.datacard,
+        lofo=args.lofo,
+        training_log=args.training_log,
+    )
+    path = write_card(inputs, args.model)
+    print(str(path))  # noqa: T201
+    return 0
+
+
+class _Bar:
+    """tqdm bar driven by (done, total) callbacks."""
+
+    def __init__(self, desc: str) -> None:
+        from tqdm import tqdm
+
+        self._bar = tqdm(desc=desc, unit="text", file=sys.stderr)
+
+    def update_to(self, done: int, total: int) -> None:
+        self._bar.total = total
+        self._bar.n = done
+        self._bar.refresh()
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+def _progress_bar(quiet: bool, desc: str) -> _Bar | None:
+    if quiet or not sys.stderr.isatty():
+        return None
+    return _Bar(desc)

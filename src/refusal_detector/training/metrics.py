@@ -1,0 +1,125 @@
+"""Binary metrics for REJECTION (the positive class): overall, per slice and per threshold.
+
+numpy only. Undefined values are ``None``, never a silent 0: precision when nothing is predicted
+positive, recall when a slice holds no refusals, F1 when a slice has neither true nor predicted
+refusals (F1 = 2TP / (2TP + FP + FN)). A slice of only normal answers therefore reports its accuracy
+and, if the model flags none of them, no F1.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "BinaryMetrics",
+    "binary_metrics",
+    "pr_curve",
+    "slice_metrics",
+    "threshold_sweep",
+]
+
+
+@dataclass(frozen=True)
+class BinaryMetrics:
+    """Counts and scores of one set of predictions; REJECTION (1) is the positive class."""
+
+    n: int
+    tp: int
+    fp: int
+    fn: int
+    tn: int
+    accuracy: float
+    precision: float | None
+    recall: float | None
+    f1: float | None
+
+    @property
+    def refusals(self) -> int:
+        """Number of true refusals in the set."""
+        return self.tp + self.fn
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict (JSON-ready) including ``refusals``."""
+        return {**asdict(self), "refusals": self.refusals}
+
+
+def binary_metrics(y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> BinaryMetrics:
+    """Accuracy, precision, recall and F1 of 0/1 predictions against 0/1 labels."""
+    truth = np.asarray(y_true, dtype=bool)
+    pred = np.asarray(y_pred, dtype=bool)
+    if truth.shape != pred.shape or truth.ndim != 1:
+        raise ValueError(
+            f"y_true and y_pred must be 1-d of equal length; got {truth.shape}, {pred.shape}"
+        )
+    n = int(truth.size)
+    tp = int(np.sum(truth & pred))
+    fp = int(np.sum(~truth & pred))
+    fn = int(np.sum(truth & ~pred))
+    tn = n - tp - fp - fn
+    return BinaryMetrics(
+        n=n,
+        tp=tp,
+        fp=fp,
+        fn=fn,
+        tn=tn,
+        accuracy=(tp + tn) / n if n else float("nan"),
+        precision=tp / (tp + fp) if tp + fp else None,
+        recall=tp / (tp + fn) if tp + fn else None,
+        f1=2 * tp / (2 * tp + fp + fn) if tp + fp + fn else None,
+    )
+
+
+def slice_metrics(
+    y_true: npt.ArrayLike, y_pred: npt.ArrayLike, keys: Sequence[str]
+) -> dict[str, BinaryMetrics]:
+    """:func:`binary_metrics` per distinct key, largest slice first."""
+    truth = np.asarray(y_true)
+    pred = np.asarray(y_pred)
+    if len(keys) != truth.size:
+        raise ValueError(f"need one key per row: {len(keys)} keys for {truth.size} rows")
+    rows: dict[str, list[int]] = defaultdict(list)
+    for i, key in enumerate(keys):
+        rows[key].append(i)
+    ordered = sorted(rows.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    return {key: binary_metrics(truth[idx], pred[idx]) for key, idx in ordered}
+
+
+def threshold_sweep(
+    y_true: npt.ArrayLike, scores: npt.ArrayLike, thresholds: Sequence[float]
+) -> list[tuple[float, BinaryMetrics]]:
+    """Metrics when predicting REJECTION for ``score >= t``, for each threshold ``t``."""
+    truth = np.asarray(y_true)
+    values = np.asarray(scores, dtype=np.float64)
+    return [(float(t), binary_metrics(truth, values >= t)) for t in thresholds]
+
+
+def pr_curve(
+    y_true: npt.ArrayLike, scores: npt.ArrayLike
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Precision, recall and thresholds at every distinct score (descending thresholds).
+
+    Point ``i`` predicts REJECTION for ``score >= thresholds[i]``. Raises ValueError if there are no
+    refusals, since recall is then undefined.
+    """
+    truth = np.asarray(y_true, dtype=bool)
+    values = np.asarray(scores, dtype=np.float64)
+    positives = int(truth.sum())
+    if positives == 0:
+        raise ValueError("a PR curve needs at least one refusal (label 1)")
+    order = np.argsort(-values, kind="stable")
+    sorted_scores = values[order]
+    tps = np.cumsum(truth[order])
+    fps = np.cumsum(~truth[order])
+    # Keep the last index of each run of equal scores: ties are predicted together.
+    last = np.r_[np.nonzero(np.diff(sorted_scores))[0], sorted_scores.size - 1]
+    tp = tps[last].astype(np.float64)
+    fp = fps[last].astype(np.float64)
+    precision = tp / (tp + fp)
+    recall = tp / positives
+    return precision, recall, sorted_scores[last]
