@@ -7,6 +7,10 @@ exports to ONNX in well under a second, so tests never need the network.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerFast
 
 _REFUSAL_TEXT = (
     "sorry i can't cannot won't will not unable to assist help with that request comply provide "
@@ -41,7 +45,7 @@ COMMON_WORDS = _COMMON_TEXT.split()
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
 
-def build_tiny_tokenizer(max_length: int = 128):  # type: ignore[no-untyped-def]
+def build_tiny_tokenizer(max_length: int = 128) -> PreTrainedTokenizerFast:
     """A lowercase WordLevel tokenizer (split on whitespace, punctuation) as a transformers one."""
     from tokenizers import Tokenizer, normalizers, pre_tokenizers, processors
     from tokenizers.models import WordLevel

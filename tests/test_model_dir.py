@@ -19,15 +19,15 @@ def _copy(tiny_model_dir: Path, tmp_path: Path) -> Path:
     return target
 
 
-def _write(name: str, content: bytes) -> Callable[[Path], None]:
+def _write(name: str, content: bytes) -> Callable[[Path], object]:
     return lambda d: (d / name).write_bytes(content)
 
 
-def _remove(name: str) -> Callable[[Path], None]:
+def _remove(name: str) -> Callable[[Path], object]:
     return lambda d: (d / name).unlink()
 
 
-def _labels(id2label: object) -> Callable[[Path], None]:
+def _labels(id2label: object) -> Callable[[Path], object]:
     def edit(d: Path) -> None:
         config = json.loads((d / "config.json").read_text())
         config["id2label"] = id2label
@@ -58,7 +58,7 @@ def test_broken_model_dir_names_the_file(
     tiny_model_dir: Path,
     tmp_path: Path,
     backend: str,
-    breakage: Callable[[Path], None],
+    breakage: Callable[[Path], object],
     message: str,
 ) -> None:
     model = _copy(tiny_model_dir, tmp_path)
