@@ -94,9 +94,9 @@ def corpus_rows() -> list[dict[str, object]]:
 
 
 def write_corpus(directory: Path) -> Path:
-    """Write train.jsonl (all 40 rows), validation.jsonl and test.jsonl (the same rows) to ``directory``.
+    """Write train/validation/test.jsonl (the same 40 rows each) and datacard.json to ``directory``.
 
-    The splits overlap on purpose: the tests check that a tiny model can fit them, not generalisation.
+    The splits overlap on purpose: the tests check that a tiny model fits them, not generalisation.
     """
     directory.mkdir(parents=True, exist_ok=True)
     rows = corpus_rows()
@@ -156,7 +156,7 @@ def build_trainable_base(path: Path, seed: int = 0) -> Path:
 
 def test_load_examples_reads_fields_and_skips_unlabelled(tmp_path: Path) -> None:
     path = tmp_path / "train.jsonl"
-    rows = corpus_rows()[:3] + [{"text": "part refusal", "label": None, "partial": True}]
+    rows = [*corpus_rows()[:3], {"text": "part refusal", "label": None, "partial": True}]
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
     examples = load_examples(path)
     assert [e.label for e in examples] == [1, 1, 1]

@@ -16,16 +16,16 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from helpers import build_tiny_model  # noqa: E402
-from test_training_corpus import (  # noqa: E402
+from helpers import build_tiny_model
+from test_training_corpus import (
     ANSWERS,
     REFUSALS,
     build_trainable_base,
     write_corpus,
 )
 
-from refusal_detector import RefusalDetector  # noqa: E402
-from refusal_detector.cli import main  # noqa: E402
+from refusal_detector import RefusalDetector
+from refusal_detector.cli import main
 
 
 @dataclass(frozen=True)
@@ -137,9 +137,7 @@ def test_export_writes_fp32_int8_and_a_passing_parity_report(pipeline: Pipeline)
     assert q["int8_bytes"] < q["fp32_bytes"]
 
 
-def test_int8_that_disagrees_with_fp32_fails_the_export(
-    pipeline: Pipeline, tmp_path: Path
-) -> None:
+def test_int8_that_disagrees_with_fp32_fails_the_export(pipeline: Pipeline, tmp_path: Path) -> None:
     from refusal_detector.errors import ExportValidationError
     from refusal_detector.training.dataset import load_examples
     from refusal_detector.training.quantize import validate_int8
@@ -211,7 +209,7 @@ def test_resume_continues_from_the_last_checkpoint(tmp_path: Path) -> None:
                   track_emissions=False, disable_tqdm=True, learning_rate=1e-3)  # fmt: skip
     first = train(TrainConfig(num_train_epochs=1, **common))  # type: ignore[arg-type]
     assert first.epochs[-1].step == 5
-    with pytest.raises(ConfigError, match="already holds checkpoints.*--resume"):
+    with pytest.raises(ConfigError, match=r"already holds checkpoints.*--resume"):
         train(TrainConfig(num_train_epochs=2, **common))  # type: ignore[arg-type]
     second = train(TrainConfig(num_train_epochs=2, resume=True, **common))  # type: ignore[arg-type]
     assert [r.step for r in second.epochs] == [5, 10]

@@ -1,0 +1,151 @@
+"""Leave-one-family-out: how well does the recipe detect refusals of an LLM family it never saw?
+
+For each held-out family: drop every row of that family from train and validation, fine-tune the
+base model briefly on the rest (stratified sample), then score the family's validation + test rows
+(none of which the run saw) through RefusalDetector. Prints a table and writes JSON that the model
+card generator reads (``refusal-detector card --lofo PATH``). Results are appended family by family,
+so an interrupted run keeps what it finished.
+
+    python benchmarks/lofo.py --data build/corpus --out runs/lofo.json --work-dir runs/lofo
+
+These are short runs by design (a few minutes each on 2 CPU cores); they bound generalisation from
+below rather than reproduce the main model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from refusal_detector.training.dataset import Example, load_examples, resolve_split
+from refusal_detector.training.metrics import binary_metrics
+
+
+def _write_split(path: Path, examples: list[Example]) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        for e in examples:
+            row = {
+                "id": e.id,
+                "text": e.text,
+                "label": e.label,
+                "source": e.source,
+                "family": e.family,
+                "model": e.model,
+                "license": e.license,
+            }
+            handle.write(json.dumps(row) + "\n")
+
+
+def largest_families(data: Path, count: int) -> list[str]:
+    """The ``count`` families with the most training rows that have refusals to score on."""
+    train = Counter(e.family for e in load_examples(resolve_split(data, "train")))
+    held = load_examples(resolve_split(data, "validation")) + load_examples(
+        resolve_split(data, "test")
+    )
+    refusals = Counter(e.family for e in held if e.label == 1)
+    ranked = [f for f, _ in train.most_common() if f != "unknown" and refusals[f] >= 20]
+    return ranked[:count]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--work-dir", type=Path, default=Path("runs/lofo"))
+    parser.add_argument("--families", default=None, help="comma-separated (default: 5 largest)")
+    parser.add_argument("--count", type=int, default=5)
+    parser.add_argument("--base-model", default=None)
+    parser.add_argument("--max-train-samples", type=int, default=1200)
+    parser.add_argument("--max-length", type=int, default=64)
+    parser.add_argument("--epochs", type=float, default=1.0)
+    parser.add_argument("--learning-rate", type=float, default=1e-4)
+    parser.add_argument("--warmup-steps", type=int, default=10)
+    parser.add_argument("--backend", default="torch", choices=("torch", "onnx"))
+    args = parser.parse_args(argv)
+
+    from refusal_detector.detector import RefusalDetector
+    from refusal_detector.training.config import TrainConfig
+    from refusal_detector.training.train import train
+
+    families = (
+        args.families.split(",") if args.families else largest_families(args.data, args.count)
+    )
+    train_all = load_examples(resolve_split(args.data, "train"))
+    val_all = load_examples(resolve_split(args.data, "validation"))
+    test_all = load_examples(resolve_split(args.data, "test"))
+    settings = {
+        "max_train_samples": args.max_train_samples,
+        "max_length": args.max_length,
+        "epochs": args.epochs,
+        "learning_rate": args.learning_rate,
+        "warmup_steps": args.warmup_steps,
+        "scored_on": "held-out family's validation + test rows",
+    }
+    result: dict[str, object] = {"settings": settings, "families": {}}
+    if args.out.is_file():
+        previous = json.loads(args.out.read_text(encoding="utf-8"))
+        if previous.get("settings") == settings:
+            result = previous
+    done: dict[str, object] = result["families"]  # type: ignore[assignment]
+    for family in families:
+        if family in done:
+            continue
+        started = time.time()
+        work = args.work_dir / family
+        corpus = work / "corpus"
+        corpus.mkdir(parents=True, exist_ok=True)
+        _write_split(corpus / "train.jsonl", [e for e in train_all if e.family != family])
+        _write_split(corpus / "validation.jsonl", [e for e in val_all if e.family != family])
+        model_dir = work / "model"
+        run = train(
+            TrainConfig(
+                data=corpus,
+                output_dir=model_dir,
+                base_model=args.base_model,
+                max_length=args.max_length,
+                max_train_samples=args.max_train_samples,
+                max_eval_samples=100,
+                num_train_epochs=args.epochs,
+                learning_rate=args.learning_rate,
+                warmup_steps=args.warmup_steps,
+                save_steps=1000,
+                save_total_limit=1,
+                logging_steps=20,
+                group_by_length=True,
+                track_emissions=False,
+                disable_tqdm=True,
+                resume=True,
+            )
+        )
+        held = [e for e in val_all + test_all if e.family == family]
+        detector = RefusalDetector.from_pretrained(model_dir, backend=args.backend)
+        scores = detector.predict_proba([e.text for e in held])
+        m = binary_metrics([e.label for e in held], scores >= 0.5)
+        done[family] = {
+            **m.as_dict(),
+            "train_examples": run.train_examples,
+            "minutes": round((time.time() - started) / 60, 1),
+        }
+        args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        print(  # noqa: T201
+            f"{family}: n {m.n} refusals {m.refusals} F1 {m.f1} ({done[family]['minutes']} min)",  # type: ignore[index]
+            file=sys.stderr,
+            flush=True,
+        )
+    print("| held-out family | n | refusals | precision | recall | F1 |")  # noqa: T201
+    print("|---|---:|---:|---:|---:|---:|")  # noqa: T201
+    for family, r in done.items():
+        r = dict(r)  # type: ignore[call-overload]
+        print(  # noqa: T201
+            f"| {family} | {r['n']} | {r['refusals']} | {r['precision']} | {r['recall']} "
+            f"| {r['f1']} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,148 @@
+"""Model card: front matter parses, figures come from the inputs, sections are present."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from refusal_detector.errors import DataError
+from refusal_detector.training.baselines import default_baselines
+from refusal_detector.training.card import CardInputs, render_card, write_card
+from refusal_detector.training.dataset import Example
+from refusal_detector.training.evaluate import evaluate_scores
+
+TRAINING_LOG = {
+    "base_model_name": "sentence-transformers/all-MiniLM-L6-v2",
+    "max_length": 64,
+    "config": {"data": "build/corpus", "output_dir": "runs/default", "max_train_samples": 4500},
+    "training_arguments": {
+        "learning_rate": 5e-05,
+        "per_device_train_batch_size": 16,
+        "per_device_eval_batch_size": 8,
+        "seed": 42,
+        "adam_beta1": 0.9,
+        "adam_beta2": 0.999,
+        "adam_epsilon": 1e-08,
+        "optim": "adamw_torch",
+        "weight_decay": 0.0,
+        "lr_scheduler_type": "linear",
+        "warmup_steps": 50,
+        "num_train_epochs": 2.0,
+        "save_steps": 50,
+    },
+    "train_examples": 4500,
+    "train_examples_available": 37774,
+    "eval_examples": 500,
+    "eval_examples_available": 4252,
+    "train_sample": {"by_source": {"s1": {"n": 3, "refusals": 1}}, "by_family": {}},
+    "epochs": [
+        {
+            "epoch": 1.0,
+            "step": 282,
+            "training_loss": 0.2,
+            "validation_loss": 0.1,
+            "accuracy": 0.97,
+            "recall": 0.95,
+            "precision": 0.96,
+            "f1": 0.955,
+        },
+        {
+            "epoch": 2.0,
+            "step": 564,
+            "training_loss": None,
+            "validation_loss": 0.08,
+            "accuracy": 0.98,
+            "recall": 0.97,
+            "precision": 0.97,
+            "f1": 0.97,
+        },
+    ],
+    "hardware": {"device": "cpu", "torch_threads": 2},
+    "framework_versions": {"transformers": "4.57.6", "torch": "2.13.0"},
+}
+EMISSIONS = {
+    "sessions": [{"emissions_kg": 0.002, "energy_kwh": 0.005, "duration_s": 3600,
+                  "country_iso_code": "USA", "cpu_model": "AMD EPYC"}],
+    "total_emissions_kg": 0.002,
+    "total_energy_kwh": 0.005,
+    "total_duration_s": 3600,
+}  # fmt: skip
+DATACARD = {
+    "total_records": 6,
+    "n_sources": 2,
+    "n_models": 2,
+    "class_ratio": {"refusal_share": 0.33},
+    "splits": {"train": {"records": 4}, "validation": {"records": 1}, "test": {"records": 1}},
+    "sources": {"s1": {"license": "MIT", "records": 3, "refusals": 1},
+                "s2": {"license": "Apache-2.0", "records": 3, "refusals": 1}},
+    "license_mode": "permissive",
+    "known_limitations": ["English only."],
+}  # fmt: skip
+
+
+@pytest.fixture
+def inputs(tmp_path: Path) -> CardInputs:
+    examples = [
+        Example("I'm sorry, I can't.", 1, source="s1", family="gpt"),
+        Example("Here is the answer.", 0, source="s1", family="gpt"),
+        Example("I won't do that.", 1, source="s2", family="llama"),
+        Example("Sure: step one.", 0, source="s2", family="llama"),
+    ]
+    report = evaluate_scores(
+        examples, np.array([0.9, 0.1, 0.3, 0.2]), baselines=default_baselines()
+    )
+    held_out = {"n": 2, "refusals": 1, "accuracy": 0.5, "precision": None, "recall": 0.0, "f1": 0.0}
+    lofo = {"settings": {"epochs": 1}, "families": {"llama": held_out}}
+    (tmp_path / "model.safetensors").write_bytes(b"x" * 1000)
+    return CardInputs(
+        model_dir=tmp_path,
+        training_log=TRAINING_LOG,
+        emissions=EMISSIONS,
+        evaluation=report.to_json(),
+        datacard=DATACARD,
+        lofo=lofo,
+    )
+
+
+def test_front_matter_is_yaml_with_the_card_keys(inputs: CardInputs) -> None:
+    yaml = pytest.importorskip("yaml")
+    card = render_card(inputs)
+    front = yaml.safe_load(card.split("---\n")[1])
+    assert front["license"] == "apache-2.0"
+    assert front["base_model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert front["pipeline_tag"] == "text-classification"
+    assert front["datasets"] == ["s1", "s2"]
+    assert front["co2_eq_emissions"]["emissions"] == pytest.approx(2.0)  # grams
+    metrics = {m["type"]: m["value"] for m in front["model-index"][0]["results"][0]["metrics"]}
+    assert metrics["f1"] == pytest.approx(2 / 3, abs=1e-4)
+
+
+def test_card_tables_come_from_the_inputs(inputs: CardInputs) -> None:
+    card = render_card(inputs)
+    assert "| 0.2000 | 1.0 | 282 | 0.1000 | 0.9700 | 0.9500 | 0.9600 | 0.9550 |" in card
+    assert "| No log | 2.0 | 564 |" in card
+    assert "| s1 | MIT | 3 | 1 | 3 (1) |" in card
+    assert "| llama | 2 | 1 | 0.5000 | - | 0.0000 | 0.0000 |" in card  # LOFO row
+    assert "**weak**" in card  # llama's refusal is missed
+    assert "0.0050 kWh" in card
+    for heading in ("## Intended uses & limitations", "### Leave-one-family-out",
+                    "## Framework versions", "### Integrate with LLM Guard"):  # fmt: skip
+        assert heading in card
+
+
+def test_missing_inputs_are_said_not_invented(inputs: CardInputs, tmp_path: Path) -> None:
+    bare = CardInputs(model_dir=tmp_path, training_log=TRAINING_LOG)
+    card = render_card(bare)
+    assert "_No evaluation report was given" in card
+    assert "model-index" not in card
+
+
+def test_from_paths_requires_the_training_log(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"training_log\.json: file not found"):
+        CardInputs.from_paths(model_dir=tmp_path)
+    (tmp_path / "training_log.json").write_text(json.dumps(TRAINING_LOG))
+    path = write_card(CardInputs.from_paths(model_dir=tmp_path), tmp_path)
+    assert path.read_text().startswith("---\n")
