@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import sys
 import time
@@ -160,11 +161,14 @@ def _priority(row: _Row) -> tuple[int, int, str]:
 
 
 def _write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> int:
+    """Write to a temporary file and rename it, so readers never see a half-written file."""
     n = 0
-    with path.open("w", encoding="utf-8") as fh:
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
         for obj in rows:
             fh.write(json.dumps(obj, ensure_ascii=False) + "\n")
             n += 1
+    os.replace(tmp, path)
     return n
 
 
