@@ -61,3 +61,28 @@ def test_mismatch_raises_and_keeps_the_old_export(
         export.export_onnx(model_dir)
     assert (model_dir / "onnx" / "model.onnx").read_bytes() == before
     assert not [p.name for p in (model_dir / "onnx").iterdir() if p.name.endswith(".tmp")]
+
+
+def test_original_model_cards_optimum_snippet_loads_the_export(tiny_model_dir: Path) -> None:
+    optimum = pytest.importorskip("optimum.onnxruntime")
+    from transformers import AutoTokenizer, pipeline
+
+    from refusal_detector import RefusalDetector
+
+    # As in distilroberta-base-rejection-v1's card, with our directory in place of the Hub name.
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir, subfolder="onnx")
+    model = optimum.ORTModelForSequenceClassification.from_pretrained(
+        tiny_model_dir, export=False, subfolder="onnx"
+    )
+    classifier = pipeline(
+        task="text-classification",
+        model=model,
+        tokenizer=tokenizer,
+        truncation=True,
+        max_length=128,
+    )
+    texts = ["Sorry, but I can't assist with that.", "Sure, here is the recipe."]
+    expected = RefusalDetector.from_pretrained(tiny_model_dir, backend="onnx")(texts)
+    got = classifier(texts)
+    assert [g["label"] for g in got] == [e["label"] for e in expected]
+    np.testing.assert_allclose([g["score"] for g in got], [e["score"] for e in expected], atol=1e-5)
