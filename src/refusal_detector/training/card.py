@@ -570,8 +570,8 @@ def render_card(inputs: CardInputs) -> str:
         "--eval runs/eval-default --datacard build/corpus/datacard.json --lofo runs/lofo.json",
         "```",
         "",
-        "Multi-GPU: `accelerate launch -m refusal_detector.cli train ...` or "
-        "`torchrun --nproc-per-node N -m refusal_detector.cli train ...`. With Hub access, "
+        'Multi-GPU: `accelerate launch --multi_gpu "$(which refusal-detector)" train ...` or '
+        '`torchrun --nproc-per-node N "$(which refusal-detector)" train ...`. With Hub access, '
         "`--base-model distilroberta-base` trains the original card's base model.",
         "",
         *(inputs.extra_notes and ["## Notes", "", *[f"- {n}" for n in inputs.extra_notes], ""]),

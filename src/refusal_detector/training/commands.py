@@ -44,8 +44,9 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Fine-tune a NORMAL/REJECTION classifier. Defaults are the original "
             "distilroberta-base-rejection-v1 card's hyperparameters; the default base model is "
-            "the packaged all-MiniLM-L6-v2. Multi-GPU: `accelerate launch -m refusal_detector.cli "
-            "train ...` or `torchrun --nproc-per-node N -m refusal_detector.cli train ...`."
+            "the packaged all-MiniLM-L6-v2. Multi-GPU: accelerate launch --multi_gpu "
+            '"$(which refusal-detector)" train ... or torchrun --nproc-per-node N '
+            '"$(which refusal-detector)" train ... (see docs/training.md).'
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
