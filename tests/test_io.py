@@ -272,6 +272,16 @@ def test_resume_refuses_changed_arguments_and_rerun_starts_over(
     assert not work.exists()
 
 
+def test_resume_with_an_empty_parts_directory_starts_over(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    source, target = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    write_rows(source, ROWS)
+    parts_dir(target).mkdir()
+    assert predict(tiny_model_dir, source, target, "--resume") == 1
+    assert [r["id"] for r in read_rows(target)] == [r["id"] for r in ROWS]
+
+
 def test_resume_of_a_finished_merge_rewrites_the_same_output(
     tiny_model_dir: Path, tmp_path: Path
 ) -> None:

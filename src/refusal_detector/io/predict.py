@@ -305,6 +305,9 @@ def _prepare_work_dir(
     if work.exists() and not resume:
         logger.warning("discarding the parts of an earlier interrupted run in %s", work)
         shutil.rmtree(work)
+    elif work.exists() and not (work / _META).exists():
+        # Killed between creating the directory and writing meta.json: nothing was finished.
+        shutil.rmtree(work)
     if not work.exists():
         if resume:
             logger.warning("nothing to resume in %s; starting from the first row", work)
