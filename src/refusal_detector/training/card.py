@@ -49,6 +49,7 @@ class CardInputs:
         datacard: Path | None = None,
         lofo: Path | None = None,
         training_log: Path | None = None,
+        notes: list[str] | None = None,
     ) -> CardInputs:
         """Read the inputs; files default to their names inside ``model_dir``.
 
@@ -65,6 +66,7 @@ class CardInputs:
             evaluation=_read(eval_dir / "report.json", required=True) if eval_dir else None,
             datacard=_read(datacard, required=True) if datacard else None,
             lofo=_read(lofo, required=True) if lofo else None,
+            extra_notes=list(notes or []),
         )
 
 
@@ -470,6 +472,8 @@ def render_card(inputs: CardInputs) -> str:
     versions = log.get("framework_versions", {})
     versions_md = "\n".join(f"- {k} {v}" for k, v in versions.items() if v)
     cfg = log.get("config", {})
+    data = cfg.get("data", "build/corpus")
+    out = cfg.get("output_dir", "runs/default")
     train_cmd = (
         f"refusal-detector train --data {cfg.get('data')} --out {cfg.get('output_dir')} "
         f"--max-length {log.get('max_length')} --max-train-samples {cfg.get('max_train_samples')} "
@@ -559,15 +563,16 @@ def render_card(inputs: CardInputs) -> str:
         "## Reproduce",
         "",
         "```bash",
-        "refusal-detector data build --raw ../shared/data/raw --out build/corpus",
+        f"refusal-detector data build --raw ../shared/data/raw --out {data}",
         train_cmd,
-        "refusal-detector export --model runs/default --data build/corpus "
+        f"refusal-detector export --model {out} --data {data} "
         "--ship src/refusal_detector/models/refusal-detector-minilm",
         "refusal-detector evaluate --model src/refusal_detector/models/refusal-detector-minilm "
-        "--data build/corpus --split test --by source,family --out runs/eval-default",
-        "python benchmarks/lofo.py --data build/corpus --out runs/lofo.json",
+        f"--data {data} --split test --by source,family --out runs/eval-default",
+        f"python benchmarks/lofo.py --data {data} --out runs/lofo.json",
         "refusal-detector card --model src/refusal_detector/models/refusal-detector-minilm "
-        "--eval runs/eval-default --datacard build/corpus/datacard.json --lofo runs/lofo.json",
+        f"--training-log {out}/training_log.json --eval runs/eval-default "
+        f"--datacard {data}/datacard.json --lofo runs/lofo.json",
         "```",
         "",
         'Multi-GPU: `accelerate launch --multi_gpu "$(which refusal-detector)" train ...` or '

@@ -360,6 +360,13 @@ def _register_card(subparsers: argparse._SubParsersAction) -> None:
         help="leave-one-family-out results (benchmarks/lofo.py output JSON)",
     )
     parser.add_argument(
+        "--note",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="extra line for the card's Notes section (repeatable)",
+    )
+    parser.add_argument(
         "--training-log",
         type=Path,
         default=None,
@@ -378,6 +385,7 @@ def _card(args: argparse.Namespace) -> int:
         datacard=args.datacard,
         lofo=args.lofo,
         training_log=args.training_log,
+        notes=args.note,
     )
     path = write_card(inputs, args.model)
     print(str(path))  # noqa: T201
