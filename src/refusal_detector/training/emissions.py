@@ -8,6 +8,7 @@ reports their sum.
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import time
@@ -67,11 +68,19 @@ class EmissionsTracker:
         if self.enabled:
             from codecarbon import OfflineEmissionsTracker
 
+            # codecarbon 3 replaced save_to_file with output_methods (and warns on the old name);
+            # either way nothing is written: the result goes to emissions.json via append_to.
+            params = inspect.signature(OfflineEmissionsTracker.__init__).parameters
+            quiet_output: dict[str, Any] = (
+                {"output_methods": []}
+                if "output_methods" in params or "output_methods" in _base_params()
+                else {"save_to_file": False}
+            )
             self._tracker = OfflineEmissionsTracker(
                 country_iso_code=self.country_iso_code,
-                save_to_file=False,
                 log_level="error",
                 allow_multiple_runs=True,
+                **quiet_output,
             )
             self._tracker.start()
         return self
@@ -114,6 +123,12 @@ class EmissionsTracker:
         record["total_energy_kwh"] = sum(s["energy_kwh"] for s in record["sessions"])
         record["total_duration_s"] = sum(s["duration_s"] for s in record["sessions"])
         path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+
+
+def _base_params() -> Any:
+    from codecarbon.emissions_tracker import BaseEmissionsTracker
+
+    return inspect.signature(BaseEmissionsTracker.__init__).parameters
 
 
 def read_emissions(path: Path) -> dict[str, Any]:
