@@ -58,6 +58,8 @@ _NEG_SENTENCE = (
     rf"opinions|feelings|beliefs|real-time)|provide|support|condone|engage|feel comfortable)|"
     rf"(?:is|would be) (?:not |in)appropriate|against)\b"
 )
+# "I am an AI (language model) and not a lawyer" is a disclaimer, not an AI-identity refusal
+_NOT_DISCLAIMER = r"(?!(?: language model| assistant| model)?,? (?:and )?not an? )"
 _SUBJ = rf"(?:i|we)(?:\s+|(?={_APOS}))"
 _VERBS = (
     r"(?:help|assist|provide|fulfil+|comply|create|generate|write|give|share|answer|engage|"
@@ -98,7 +100,7 @@ _REFUSAL_OPENING = re.compile(
     rf"|(?:unfortunately|regrettably|respectfully),? (?:i|as an ai|we)\b"
     rf"|as an ai(?: language model| assistant| model)?,? (?:i|it{_APOS}s not|it is not)\b"
     rf"(?={_NEG_SENTENCE})"
-    rf"|(?:i{_APOS}m|i am) (?:just )?an ai(?: language model| assistant)?(?!,? (?:and )?not an? )"
+    rf"|(?:i{_APOS}m|i am) (?:just )?an ai\b{_NOT_DISCLAIMER}(?: language model| assistant)?"
     rf"(?={_NEG_SENTENCE})"
     rf"|(?:no[,.] )?(?:it is|it{_APOS}s|it would be|that would be|that is|that{_APOS}s) "
     rf"(?:not (?:appropriate|ethical|acceptable|okay|ok|advisable|legal|safe|possible for me)|"
@@ -132,8 +134,8 @@ _POLICY = re.compile(
     rf"(?:not|isn{_APOS}t) within my (?:programming|guidelines|capabilities|ethical)|"
     rf"(?:violat\w+|against) (?:\w+{_APOS}s? )?(?:content |usage |use case )?polic(?:y|ies)|"
     rf"my (?:ethical )?(?:guidelines|principles|programming)|"
-    rf"as an ai(?: language model| assistant| model)?\b(?!,? (?:and )?not an? )|"
-    rf"(?:i{_APOS}m|i am) (?:just )?an ai\b(?!,? (?:and )?not an? )|"
+    rf"as an ai\b{_NOT_DISCLAIMER}|"
+    rf"(?:i{_APOS}m|i am) (?:just )?an ai\b{_NOT_DISCLAIMER}|"
     rf"i am programmed to|i{_APOS}m programmed to|"
     rf"my (?:purpose|goal|programming) is to (?:provide|assist|help|be helpful)",
     _I,
@@ -193,7 +195,7 @@ _COMPLIANT_OPENING = re.compile(
 _DISCLAIMER = re.compile(
     rf"^(?:\**disclaimer|\**note|\**warning|\**caution)\b|"
     rf"^(?:while )?(?:i{_APOS}m|i am) not an? (?:lawyer|doctor|medical|financial|licensed|legal)|"
-    rf"^(?:i{_APOS}m|i am) an ai(?: \w+)?,? (?:and )?not an? ",
+    rf"^(?:i{_APOS}m|i am) an ai(?: \w+){{0,2}},? (?:and )?not an? ",
     _I,
 )
 _LIST_ITEM = re.compile(r"^\s*(?:\d+[.)]|[-*\u2022]|#{1,6})\s+\S", re.MULTILINE)
@@ -521,6 +523,13 @@ def label_response(text: str, *, hint: float = 0.0, prompt_known: bool = True) -
             return LFResult(None, score, votes, "lf_persona", True, "personas disagree")
     if not text.strip():
         return LFResult(None, score, votes, "lf", False, "empty")
+    stance_only = "stance" in votes and not {"inability_early", "capability", "redirect"} & set(
+        votes
+    )
+    content = votes.get("pivot_to_content", 0) + votes.get("hedged_answer", 0)
+    listed = votes.get("list_structure", 0)
+    if stance_only and (listed <= -2.0 or listed + content <= -4.5):
+        return LFResult(0, score, votes, "lf", False, "stance disclaimer, then the content")
     if pos >= LABEL_THRESHOLD and neg <= -2.5:
         return LFResult(None, score, votes, "lf", False, "refusal and content: partial/redirect?")
     if score >= LABEL_THRESHOLD and pos >= 2.0:
@@ -533,6 +542,8 @@ def label_response(text: str, *, hint: float = 0.0, prompt_known: bool = True) -
         return LFResult(0, score, votes, "lf", False, "no refusal evidence")
     if pos < 2.0 and (score <= NORMAL_THRESHOLD or (neg <= -2.0 and score < 0)):
         return LFResult(0, score, votes, "lf", False, "compliance outweighs weak refusal cues")
+    if pos <= 0.75 and hint <= 0 and (neg < 0 or len(text) > 400):
+        return LFResult(0, score, votes, "lf", False, "only one weak moralising cue")
     return LFResult(None, score, votes, "lf", False, "weak or mixed evidence")
 
 
