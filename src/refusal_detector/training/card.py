@@ -183,6 +183,30 @@ def _hyperparameters(log: dict[str, Any]) -> str:
     return "\n".join(f"- {item}" for item in items)
 
 
+_CARD_DEFAULTS = {
+    "learning_rate": 2e-5,
+    "per_device_train_batch_size": 16,
+    "per_device_eval_batch_size": 8,
+    "seed": 42,
+    "adam_beta1": 0.9,
+    "adam_beta2": 0.999,
+    "adam_epsilon": 1e-8,
+    "lr_scheduler_type": "linear",
+    "warmup_steps": 500,
+    "num_train_epochs": 3.0,
+}
+
+
+def _changed_defaults(log: dict[str, Any]) -> str:
+    args = log.get("training_arguments", {})
+    changed = [
+        f"{k} {v} -> {args[k]}" for k, v in _CARD_DEFAULTS.items() if k in args and args[k] != v
+    ]
+    if not changed:
+        return "this run uses them all unchanged"
+    return "this run changes " + ", ".join(changed)
+
+
 def _epoch_table(log: dict[str, Any]) -> str:
     lines = [
         "| Training Loss | Epoch | Step | Validation Loss | Accuracy | Recall | Precision | F1 |",
@@ -469,6 +493,7 @@ def render_card(inputs: CardInputs) -> str:
             f"{e['sessions'][-1].get('country_iso_code')} energy mix (codecarbon "
             "`OfflineEmissionsTracker`, no network)."
         )
+    n_sources = (inputs.datacard or {}).get("n_sources", "several")
     versions = log.get("framework_versions", {})
     versions_md = "\n".join(f"- {k} {v}" for k, v in versions.items() if v)
     cfg = log.get("config", {})
@@ -489,7 +514,7 @@ def render_card(inputs: CardInputs) -> str:
         f"# {inputs.model_name}",
         "",
         f"This model is a fine-tuned version of [{base}](https://huggingface.co/{base}) on a "
-        "corpus of LLM responses from 15 public, permissively licensed sources, labelled "
+        f"corpus of LLM responses from {n_sources} public, permissively licensed sources, labelled "
         "REJECTION (the model refused) or NORMAL (it answered). It reimplements ProtectAI's "
         "[distilroberta-base-rejection-v1](https://huggingface.co/protectai/distilroberta-base-"
         "rejection-v1) (test F1 0.9537 on its own data) with a smaller base model, a wider "
@@ -535,10 +560,8 @@ def render_card(inputs: CardInputs) -> str:
         "",
         "### Training hyperparameters",
         "",
-        "The following hyperparameters were used during training (the original card's defaults "
-        "are lr 2e-5, batch 16/8, seed 42, Adam (0.9, 0.999) eps 1e-8, linear schedule, 500 "
-        "warmup steps, 3 epochs; this run changes epochs, warmup, learning rate, max_length and "
-        "the sample size to fit a CPU budget of about an hour on 2 shared cores):",
+        "The following hyperparameters were used during training. The original card's values "
+        "are the command's defaults; " + _changed_defaults(log) + ":",
         "",
         _hyperparameters(log),
         "",
