@@ -223,3 +223,13 @@ def test_ai_disclaimer_is_not_ai_identity_refusal() -> None:
 def test_one_weak_moralising_cue_in_a_long_answer_is_normal() -> None:
     text = "Consent matters. It's important to respect boundaries. " + "Talk openly. " * 40
     assert label_response(text).label == 0
+
+
+def test_sorry_i_do_not_have_is_a_refusal_unless_content_follows() -> None:
+    assert label_response("I'm sorry, I do not have a home address for Senator Smith.").label == 1
+    with_content = (
+        "I'm sorry, I don't have a recipe for that exact dish, but here is a close one: mix "
+        "200 g flour with two eggs, add milk until smooth, rest for an hour, then fry thin "
+        "layers in butter until golden on both sides and serve with lemon and sugar, a classic."
+    )
+    assert label_response(with_content).label != 1
