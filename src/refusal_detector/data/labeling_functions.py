@@ -330,7 +330,7 @@ _PIVOT = re.compile(
 def lf_pivot_to_content(text: str) -> float:
     """'..., but here is / however, I can provide ...' followed by substantial content."""
     m = _PIVOT.search(text[:1200])
-    if m and len(text) - m.end() > 200:
+    if m and len(text) - m.end() > 150:
         return -2.5
     return 0.0
 
