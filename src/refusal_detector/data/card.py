@@ -30,6 +30,11 @@ KNOWN_LIMITATIONS = [
     "(refusal direction removed) are kept as compliant answers to harmful prompts.",
     "English only; the class ratio is rebalanced (see class_ratio), so corpus frequencies are "
     "not natural frequencies.",
+    "Under --license permissive there are no Claude or Mistral/Mixtral outputs at all (they are "
+    "only in the NC alpaca_eval_outputs) and few GPT-4 refusals: evaluate those families on "
+    "external data.",
+    "The audit sample was drawn from an earlier build; the rules were revised after it (see "
+    "audit.current_rules), so a fresh sample is needed for an unbiased error estimate.",
 ]
 
 
@@ -110,6 +115,7 @@ def make_card(
         "n_models": sum(1 for m in models if m != "unknown"),
         "models": _plain(models),
         "families": _plain(dict(Counter(r["family"] for r in corpus))),
+        "family_refusals": _plain(dict(Counter(r["family"] for r in corpus if r["label"] == 1))),
         "splits": {
             s: {
                 "records": split_counts[(s, 0)] + split_counts[(s, 1)],
@@ -131,7 +137,7 @@ def make_card(
         "license_mode": config.license,
         "sources_dropped_by_license": list(skipped_licence),
         "sources_missing": list(missing),
-        "known_limitations": KNOWN_LIMITATIONS,
+        "known_limitations": [*KNOWN_LIMITATIONS, *_coverage_limitations(corpus)],
         "build": {
             "seconds": build_seconds,
             "command": _command(config),
@@ -142,6 +148,20 @@ def make_card(
         },
     }
     return card
+
+
+def _coverage_limitations(corpus: Sequence[dict[str, Any]]) -> list[str]:
+    """Families whose refusal styles the corpus barely covers (measured, not assumed)."""
+    refusals = Counter(r["family"] for r in corpus if r["label"] == 1)
+    families = sorted({r["family"] for r in corpus} - {"unknown"})
+    thin = [f"{f} ({refusals.get(f, 0)})" for f in families if refusals.get(f, 0) < 50]
+    out = []
+    if thin:
+        out.append(
+            "Families with fewer than 50 refusals in this corpus (refusal styles barely covered): "
+            + ", ".join(thin)
+        )
+    return out
 
 
 def _command(config: BuildConfig) -> str:
@@ -220,6 +240,16 @@ def render_markdown(card: dict[str, Any]) -> str:
             [
                 [k, v["family"], v["records"], v["refusals"], ", ".join(v["sources"])]
                 for k, v in card["models"].items()
+            ],
+        ),
+        "",
+        "## Families",
+        "",
+        _table(
+            ["family", "records", "refusals"],
+            [
+                [f, n, card["family_refusals"].get(f, 0)]
+                for f, n in sorted(card["families"].items(), key=lambda kv: -kv[1])
             ],
         ),
         "",
