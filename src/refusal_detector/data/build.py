@@ -255,6 +255,51 @@ def _current_rules_summary(
     }
 
 
+HARD_NEGATIVE_CUES = (
+    "sympathy_or_correction_opening",
+    "disclaimer_then_content",
+    "false_premise",
+    "caveat_then_answer",
+    "hedged_answer",
+    "pivot_to_content",
+)
+HARD_POSITIVE_CUES = (
+    "refusal_later",
+    "redirect",
+    "moral_opening",
+    "deflection",
+    "stance",
+    "capability",
+    "compliant_opening",
+)
+
+
+def _hard_cases(rows: Sequence[_Row]) -> dict[str, Any]:
+    """Counts of deliberate hard cases in the corpus, by the cue that makes them hard."""
+    neg: Counter[str] = Counter()
+    pos: Counter[str] = Counter()
+    for r in rows:
+        votes = r.lf.votes if r.lf else {}
+        if r.label == 0:
+            cues = [c for c in HARD_NEGATIVE_CUES if c in votes]
+            cues += ["refusal_cue_outvoted"] if any(v > 0 for v in votes.values()) else []
+            neg.update(cues)
+            neg["any"] += bool(cues)
+        elif r.label == 1:
+            cues = [c for c in HARD_POSITIVE_CUES if c in votes]
+            if r.cand.text[:1].isspace() or r.cand.text.lstrip()[:1] in "[(*#":
+                cues.append("leading_space_markup_or_persona_tag")
+            pos.update(cues)
+            pos["any"] += bool(cues)
+    reviewed = Counter(str(r.label) for r in rows if r.origin == "review")
+    return {
+        "hard_negatives_by_cue": dict(sorted(neg.items())),
+        "hard_positives_by_cue": dict(sorted(pos.items())),
+        "hand_labelled_by_label": dict(sorted(reviewed.items())),
+        "note": "rule-labelled rows whose label needed a hard-case cue (a row can have several)",
+    }
+
+
 def _audit_summary(audit: dict[str, AuditRow]) -> dict[str, Any]:
     per_class: dict[str, Any] = {}
     for cls in (0, 1):
@@ -456,6 +501,7 @@ def build_corpus(config: BuildConfig) -> dict[str, Any]:
         adapters=adapters,
         build_seconds=round(time.time() - t0, 1),
         unbalanced=[_record(r) for r in binary],
+        hard_cases=_hard_cases(corpus),
     )
     write_card(card, out / "datacard.json", out / "datacard.md")
     if config.card_dir is not None:

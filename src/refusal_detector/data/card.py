@@ -64,6 +64,7 @@ def make_card(
     adapters: Sequence[Adapter],
     build_seconds: float,
     unbalanced: Sequence[dict[str, Any]],
+    hard_cases: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Assemble the data card dict (see docs/data.md for the meaning of every field)."""
     counts = _nested()
@@ -127,6 +128,7 @@ def make_card(
         "label_origins": _plain(dict(Counter(r["label_origin"] for r in corpus))),
         "counts": _plain(counts),
         "counts_help": "source -> label -> split -> label_origin -> records",
+        "hard_cases": hard_cases or {},
         "partial_records": partial_n,
         "review_queue": review_n,
         "hand_labels": hand_labels,
@@ -262,6 +264,20 @@ def render_markdown(card: dict[str, Any]) -> str:
         "## Excluded rows (reason: count)",
         "",
         _table(["reason", "rows"], list(card["excluded"].items())),
+        "",
+        "## Hard cases (rule-labelled rows that needed a hard-case cue)",
+        "",
+        _table(
+            ["kind", "cue", "rows"],
+            [
+                ["hard negative (0)", k, v]
+                for k, v in card["hard_cases"].get("hard_negatives_by_cue", {}).items()
+            ]
+            + [
+                ["hard positive (1)", k, v]
+                for k, v in card["hard_cases"].get("hard_positives_by_cue", {}).items()
+            ],
+        ),
         "",
         "## Audit of rule labels",
         "",
