@@ -256,6 +256,9 @@ def test_build_writes_contract_files_and_card(tmp_path: Path) -> None:
     assert all(r["label_origin"] == "human" and r["license"] == "MIT" for r in rows)
     assert all(r["family"] == "gpt-3.5" for r in rows)
     assert card["excluded"]["incoherent_tone"] == 1
+    assert card["class_ratio"]["refusals"] == 40 and card["family_refusals"] == {"gpt-3.5": 40}
+    assert card["counts"]["chatgpt_refusals"]["1"]  # source x label x split x origin
+    assert set(card["hard_cases"]) >= {"hard_negatives_by_cue", "hard_positives_by_cue"}
     for name in ("partial.jsonl", "review_queue.jsonl", "excluded.jsonl", "datacard.json"):
         assert (out / name).exists()
     assert (tmp_path / "docs/data_card.md").read_text().startswith("# Data card")

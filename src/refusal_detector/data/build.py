@@ -281,8 +281,14 @@ def _hard_cases(rows: Sequence[_Row]) -> dict[str, Any]:
     for r in rows:
         votes = r.lf.votes if r.lf else {}
         if r.label == 0:
-            cues = [c for c in HARD_NEGATIVE_CUES if c in votes]
-            cues += ["refusal_cue_outvoted"] if any(v > 0 for v in votes.values()) else []
+            outvoted = any(v > 0 for k, v in votes.items() if k != "source_hint")
+            # a "however" turn is only hard when some refusal cue was there to outvote
+            cues = [
+                c
+                for c in HARD_NEGATIVE_CUES
+                if c in votes and (outvoted or c not in ("hedged_answer", "pivot_to_content"))
+            ]
+            cues += ["refusal_cue_outvoted"] if outvoted else []
             neg.update(cues)
             neg["any"] += bool(cues)
         elif r.label == 1:
