@@ -398,3 +398,18 @@ def test_cli_build_and_audit_sample(tmp_path: Path, capsys: pytest.CaptureFixtur
     )
     assert args.handler(args) == 0
     assert _lines(tmp_path / "audit.jsonl") == []
+
+
+def test_balancing_cuts_every_split_alike() -> None:
+    """The balance order must not correlate with the split hash (a real bug: it emptied test)."""
+    items = [SplitItem(f"{i:016x}", f"p{i}", None, i, "x") for i in range(4000)]
+    splits = assign_splits(items, seed=0)
+    bal = [BalanceItem(it.id, 1, "s", "m", True) for it in items]
+    bal += [BalanceItem(f"n{i}", 0, "s", "m", False) for i in range(9000)]
+    drop = balance(bal, refusal_ratio=0.1, max_source_share=1.0, max_model_share=1.0)
+    kept_by_split: dict[str | None, int] = {}
+    for i, split in enumerate(splits):
+        if i not in drop:
+            kept_by_split[split] = kept_by_split.get(split, 0) + 1
+    share = {s: kept_by_split.get(s, 0) / splits.count(s) for s in ("train", "validation", "test")}
+    assert max(share.values()) - min(share.values()) < 0.1, share

@@ -51,7 +51,10 @@ def water_fill(sizes: Sequence[int], target: int) -> list[int]:
 
 
 def _order_key(item: BalanceItem, seed: int) -> tuple[bool, str]:
-    return (not item.keep_first, hashlib.sha256(f"{seed}:{item.id}".encode()).hexdigest())
+    # Salted differently from the split hash: with the same hash, the rows cut last would be
+    # exactly the validation/test rows and the cut would empty those splits first.
+    digest = hashlib.sha256(f"balance:{seed}:{item.id}".encode()).hexdigest()
+    return (not item.keep_first, digest)
 
 
 def _cap_share(sizes: dict[Hashable, int], share: float) -> dict[Hashable, int]:
