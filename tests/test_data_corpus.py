@@ -413,3 +413,45 @@ def test_balancing_cuts_every_split_alike() -> None:
             kept_by_split[split] = kept_by_split.get(split, 0) + 1
     share = {s: kept_by_split.get(s, 0) / splits.count(s) for s in ("train", "validation", "test")}
     assert max(share.values()) - min(share.values()) < 0.1, share
+
+
+def test_built_corpus_has_no_prompt_or_near_duplicate_across_splits(tmp_path: Path) -> None:
+    rows = []
+    for i in range(60):
+        prompt = f"Question number {i // 3}"  # three responses per prompt
+        text = (
+            f"Answer {i}: the capital of country {i} is city {i}, founded in year {1000 + i}, "
+            f"with {i * 7} bridges and a river called river-{i} that floods every spring."
+        )
+        rows.append({"prompt": prompt, "response": text, "tone": "complied"})
+    base = "I am sorry, but I cannot write that article about the senator because it is defamatory"
+    for i in range(20):  # near-duplicate refusals to different prompts
+        rows.append(
+            {"prompt": f"Defame senator {i}", "response": f"{base} (case {i}).", "tone": "rejected"}
+        )
+    path = tmp_path / "raw/chatgpt_refusals/data/all_hand_labeled.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(rows), encoding="utf-8")
+    ann = tmp_path / "ann"
+    ann.mkdir()
+    out = tmp_path / "out"
+    build_corpus(
+        BuildConfig(
+            raw=tmp_path / "raw",
+            out=out,
+            annotations=ann,
+            refusal_ratio=0,
+            max_source_share=1.0,
+            max_model_share=1.0,
+            progress=False,
+        )
+    )
+    built = [r for s in ("train", "validation", "test") for r in _lines(out / f"{s}.jsonl")]
+    splits_by_prompt: dict[str, set[str]] = {}
+    for r in built:
+        splits_by_prompt.setdefault(r["prompt"], set()).add(r["split"])
+    assert all(len(s) == 1 for s in splits_by_prompt.values())
+    refusals = [r for r in built if r["label"] == 1]
+    assert len(refusals) > 5  # clustered, not all removed as duplicates
+    assert len({r["split"] for r in refusals}) == 1  # one near-duplicate cluster, one split
+    assert len({r["split"] for r in built}) > 1
