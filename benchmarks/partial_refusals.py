@@ -158,6 +158,7 @@ def report_corpus(items: list[Scored], config: VerdictConfig) -> None:
 
 
 GRID = {
+    "threshold": (0.3, 0.5, 0.7),
     "sentence_threshold": (0.3, 0.5, 0.7, 0.9),
     "min_content_chars": (40, 80, 160, 320),
     "min_content_share": (0.2, 0.4, 0.6),
@@ -173,14 +174,15 @@ def report_grid(items: list[Scored], seed: int) -> None:
     preds = {c: [i.verdict(c) for i in items] for c in configs}
     results = sorted(((macro_f1(gold, p), c) for c, p in preds.items()), key=lambda x: -x[0])
     emit(f"\n### VerdictConfig grid on the hand-labelled set ({len(configs)} configs)\n")
-    emit("| sentence_threshold | min_content_chars | min_content_share | macro-F1 |")
-    emit("|---:|---:|---:|---:|")
+    emit("| threshold | sentence_threshold | min_content_chars | min_content_share | macro-F1 |")
+    emit("|---:|---:|---:|---:|---:|")
     default = VerdictConfig()
     shown = [*results[:8], *[r for r in results if r[1] == default]]
     for f1, c in shown:
         mark = " (default)" if c == default else ""
         emit(
-            f"| {c.sentence_threshold} | {c.min_content_chars} | {c.min_content_share} "
+            f"| {c.threshold} | {c.sentence_threshold} | {c.min_content_chars} "
+            f"| {c.min_content_share} "
             f"| {f1:.3f}{mark} |"
         )
     order = list(range(len(items)))
