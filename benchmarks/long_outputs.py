@@ -4,7 +4,8 @@ For answers of several lengths (in model tokens) it builds a realistic markdown 
 refusal sentence at several depths, and scores every text
 
 - by truncation (what llm-guard and a plain pipeline do: the first window only),
-- by overlapping windows at several overlaps (the detector's default is 50%), and
+- by overlapping windows of several lengths (up to the model's window, the default) and overlaps
+  (the default is 50%), and
 - by sentences (what refusal_spans and the scanner's sentence mode read),
 
 and prints one table: windows (or sentences) per text, milliseconds per text, cost relative to
@@ -12,7 +13,7 @@ truncation, the share of buried refusals caught (P(refusal) >= 0.5, and > 0.75 a
 llm-guard's default threshold) and the highest score on the clean answers (false alarms).
 
     python benchmarks/long_outputs.py                      # the shipped model
-    python benchmarks/long_outputs.py --model DIR --lengths 256,1024,5000 --repeats 3
+    python benchmarks/long_outputs.py --model DIR --lengths 256,1024,5000 --windows 64,128
 
 Timings are wall-clock medians on this machine's CPUs; they vary with load. Results go to stdout.
 """
@@ -94,7 +95,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--backend", default="onnx", choices=["onnx", "torch", "auto"])
     parser.add_argument("--lengths", default="256,512,1024,2048,5000", help="tokens per answer")
     parser.add_argument(
-        "--overlaps", default="0,0.25,0.5,0.75", help="window overlaps (0.5 is the default)"
+        "--overlaps", default="0,0.5,0.75", help="window overlaps (0.5 is the default)"
+    )
+    parser.add_argument(
+        "--windows",
+        default="64,128,256,512",
+        help="window lengths in tokens; those above the model's window are skipped",
     )
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per cell (median)")
     args = parser.parse_args(argv)
@@ -104,15 +110,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     content = windower.content_size
     lengths = [int(x) for x in args.lengths.split(",")]
     overlaps = [float(x) for x in args.overlaps.split(",")]
+    windows = [w for w in (int(x) for x in args.windows.split(",")) if w <= base.max_length]
+    windows = windows or [base.max_length]
     sys.stderr.write(
         f"model {base.model_dir} ({base.backend_name}), window {base.max_length} tokens "
         f"({content} of text), batch {base.batch_size}\n"
     )
     _emit(
-        "| answer tokens | reading | stride | windows/text | ms/text | x truncation "
+        "| answer tokens | reading | window | stride | windows/text | ms/text | x truncation "
         "| caught >= 0.5 | caught > 0.75 | max score, clean |"
     )
-    _emit("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+    _emit("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n_tokens in lengths:
         clean = [build_answer(windower, n_tokens, offset=i) for i in range(len(REFUSALS))]
         buried = [bury(c, r, d) for c, r in zip(clean, REFUSALS, strict=True) for d in DEPTHS]
@@ -125,7 +133,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         scores, seconds = timed(truncate, args.repeats)
         trunc_ms = 1000 * seconds / len(texts)
-        _emit(_row(n_tokens, "truncation", "-", 1.0, trunc_ms, 1.0, scores, n_buried))
+        row = _row(
+            n_tokens, "truncation", base.max_length, "-", 1.0, trunc_ms, 1.0, scores, n_buried
+        )
+        _emit(row)
 
         def sentences(texts: list[str] = texts) -> np.ndarray:
             per_text = score_sentences(base, texts)
@@ -135,15 +146,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         scores, seconds = timed(sentences, args.repeats)
         ms = 1000 * seconds / len(texts)
         label = "sentences (spans, sentence mode)"
-        _emit(_row(n_tokens, label, "-", n_sentences, ms, ms / trunc_ms, scores, n_buried))
-        for overlap in overlaps:
-            stride = max(1, round(content * (1 - overlap)))
+        ratio = ms / trunc_ms
+        _emit(_row(n_tokens, label, base.max_length, "-", n_sentences, ms, ratio, scores, n_buried))
+        for window, overlap in itertools.product(windows, overlaps):
+            size = TokenWindower(base.tokenizer, max_length=window).content_size
+            stride = max(1, round(size * (1 - overlap)))
             detector = RefusalDetector(
                 model_dir=base.model_dir,
                 backend=base.backend,
                 backend_name=base.backend_name,
                 tokenizer=base.tokenizer,
-                max_length=base.max_length,
+                max_length=window,
                 pad_id=base.pad_id,
                 batch_size=base.batch_size,
                 window_stride=stride,
@@ -156,7 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             scores, seconds = timed(windowed, args.repeats)
             ms = 1000 * seconds / len(texts)
             label = f"windows, {int(overlap * 100)}% overlap"
-            _emit(_row(n_tokens, label, stride, n_windows, ms, ms / trunc_ms, scores, n_buried))
+            ratio = ms / trunc_ms
+            _emit(_row(n_tokens, label, window, stride, n_windows, ms, ratio, scores, n_buried))
     return 0
 
 
@@ -168,6 +182,7 @@ def _emit(line: str) -> None:
 def _row(
     n_tokens: int,
     label: str,
+    window: int,
     stride: object,
     n_windows: float,
     ms: float,
@@ -177,7 +192,7 @@ def _row(
 ) -> str:
     caught = scores[:n_buried]
     return (
-        f"| {n_tokens} | {label} | {stride} | {n_windows:.1f} | {ms:.1f} | {ratio:.1f} "
+        f"| {n_tokens} | {label} | {window} | {stride} | {n_windows:.1f} | {ms:.1f} | {ratio:.1f} "
         f"| {np.mean(caught >= 0.5):.0%} | {np.mean(np.round(caught, 2) > 0.75):.0%} "
         f"| {scores[n_buried:].max():.2f} |"
     )
