@@ -455,3 +455,18 @@ def test_built_corpus_has_no_prompt_or_near_duplicate_across_splits(tmp_path: Pa
     assert len(refusals) > 5  # clustered, not all removed as duplicates
     assert len({r["split"] for r in refusals}) == 1  # one near-duplicate cluster, one split
     assert len({r["split"] for r in built}) > 1
+
+
+def test_holdout_overlap_keep_drops_only_near_duplicates_of_the_holdout() -> None:
+    items = [
+        SplitItem("a", "shared prompt", None, 0, "llama-2"),
+        SplitItem("b", "shared prompt", None, 1, "gpt-4"),  # same prompt, different text
+        SplitItem("c", "other prompt", None, 0, "gpt-4"),  # near-duplicate of the holdout row
+        SplitItem("d", "third prompt", None, 3, "gpt-4"),
+    ]
+    strict = assign_splits(items, seed=0, holdout_family="llama-2")
+    assert strict[0] == "test" and strict[1] is None and strict[2] is None
+    keep = assign_splits(items, seed=0, holdout_family="llama-2", holdout_overlap="keep")
+    assert keep[0] == "test" and keep[1] in ("train", "validation") and keep[2] is None
+    with pytest.raises(ValueError, match="holdout_overlap"):
+        assign_splits(items, holdout_family="llama-2", holdout_overlap="maybe")

@@ -57,6 +57,8 @@ class BuildConfig:
         license: ``permissive`` drops NC sources (what the shipped model trains on); ``all``
             keeps them.
         holdout_family: put every row of this family in test and split the rest train/validation.
+        holdout_overlap: ``drop`` (strict) also drops other families' answers to the held-out
+            prompts; ``keep`` drops only near-duplicates of held-out rows.
         refusal_ratio: target share of refusals among binary rows; 0 keeps the natural mix.
         max_source_share: cap of one source's share of a class.
         max_model_share: cap of one model's share of a class.
@@ -71,6 +73,7 @@ class BuildConfig:
     out: Path
     license: str = "permissive"
     holdout_family: str | None = None
+    holdout_overlap: str = "drop"
     refusal_ratio: float = 0.1
     max_source_share: float = 0.3
     max_model_share: float = 0.2
@@ -83,6 +86,10 @@ class BuildConfig:
     def __post_init__(self) -> None:
         if self.license not in LICENSE_MODES:
             raise ConfigError(f"license must be one of {LICENSE_MODES}, found {self.license!r}")
+        if self.holdout_overlap not in ("drop", "keep"):
+            raise ConfigError(
+                f"holdout_overlap must be 'drop' or 'keep', found {self.holdout_overlap!r}"
+            )
         if not 0 <= self.refusal_ratio < 1:
             raise ConfigError(f"refusal_ratio must be in [0, 1), found {self.refusal_ratio}")
         for name in ("max_source_share", "max_model_share"):
@@ -432,7 +439,12 @@ def build_corpus(config: BuildConfig) -> dict[str, Any]:
     split_items = [
         SplitItem(r.id, r.cand.prompt, r.cand.group, cluster_of[id(r)], r.family) for r in kept_rows
     ]
-    splits = assign_splits(split_items, seed=config.seed, holdout_family=config.holdout_family)
+    splits = assign_splits(
+        split_items,
+        seed=config.seed,
+        holdout_family=config.holdout_family,
+        holdout_overlap=config.holdout_overlap,
+    )
     final: list[_Row] = []
     for r, s in zip(kept_rows, splits, strict=True):
         if s is None:

@@ -145,6 +145,7 @@ def make_card(
             "command": _command(config),
             "seed": config.seed,
             "holdout_family": config.holdout_family,
+            "holdout_overlap": config.holdout_overlap,
             "max_source_share": config.max_source_share,
             "max_model_share": config.max_model_share,
         },
@@ -172,6 +173,8 @@ def _command(config: BuildConfig) -> str:
         parts.append(f"--license {config.license}")
     if config.holdout_family:
         parts.append(f"--holdout-family {config.holdout_family}")
+        if config.holdout_overlap != "drop":
+            parts.append(f"--holdout-overlap {config.holdout_overlap}")
     if config.refusal_ratio != 0.1:
         parts.append(f"--refusal-ratio {config.refusal_ratio}")
     if config.seed:

@@ -63,6 +63,13 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
         help="leave-one-family-out: family F only in test (e.g. llama-2)",
     )
     parser.add_argument(
+        "--holdout-overlap",
+        choices=("drop", "keep"),
+        default="drop",
+        help="with --holdout-family: drop other families' answers to held-out prompts (drop, "
+        "strict) or only near-duplicates of held-out rows (keep) (default: drop)",
+    )
+    parser.add_argument(
         "--refusal-ratio",
         type=_ratio,
         default=0.1,
@@ -121,6 +128,7 @@ def run_build(args: argparse.Namespace) -> int:
         out=args.out,
         license=args.license,
         holdout_family=args.holdout_family,
+        holdout_overlap=args.holdout_overlap,
         refusal_ratio=args.refusal_ratio,
         max_source_share=args.max_source_share,
         max_model_share=args.max_model_share,

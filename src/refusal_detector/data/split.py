@@ -40,8 +40,8 @@ def _find(parent: list[int], x: int) -> int:
     return root
 
 
-def components(items: Sequence[SplitItem]) -> list[int]:
-    """Component index (root row) of every row."""
+def components(items: Sequence[SplitItem], *, clusters_only: bool = False) -> list[int]:
+    """Component index (root row) of every row; ``clusters_only`` joins by near-dup cluster only."""
     parent = list(range(len(items)))
     first: dict[str, int] = {}
 
@@ -54,6 +54,9 @@ def components(items: Sequence[SplitItem]) -> list[int]:
             first[key] = i
 
     for i, item in enumerate(items):
+        if clusters_only:
+            join(f"c:{item.cluster}", i)
+            continue
         if item.prompt and item.prompt.strip():
             join("p:" + normalise_text(item.prompt), i)
         if item.group:
@@ -73,12 +76,19 @@ def assign_splits(
     fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
     seed: int = 0,
     holdout_family: str | None = None,
+    holdout_overlap: str = "drop",
 ) -> list[str | None]:
     """Split name per row (``None``: dropped because it shares a component with the holdout).
+
+    ``holdout_overlap="drop"`` drops other families' rows that share a prompt, group or near-dup
+    cluster with the held-out family; ``"keep"`` drops only near-duplicates of held-out rows and
+    keeps other models' answers to the same prompts (the classifier never sees the prompt).
 
     Raises:
         ValueError: if the fractions are not three non-negative numbers summing to 1.
     """
+    if holdout_overlap not in ("drop", "keep"):
+        raise ValueError(f"holdout_overlap must be 'drop' or 'keep', found {holdout_overlap!r}")
     if len(fractions) != 3 or min(fractions) < 0 or abs(sum(fractions) - 1) > 1e-6:
         raise ValueError(f"expected 3 split fractions >= 0 summing to 1, found {fractions}")
     comp = components(items)
@@ -87,8 +97,11 @@ def assign_splits(
         if root not in comp_key or items[i].id < comp_key[root]:
             comp_key[root] = items[i].id
     held: set[int] = set()
+    overlap = comp
     if holdout_family:
-        held = {comp[i] for i, item in enumerate(items) if item.family == holdout_family}
+        if holdout_overlap == "keep":
+            overlap = components(items, clusters_only=True)
+        held = {overlap[i] for i, item in enumerate(items) if item.family == holdout_family}
     out: list[str | None] = []
     train_f, val_f = fractions[0], fractions[0] + fractions[1]
     for i, item in enumerate(items):
@@ -97,7 +110,7 @@ def assign_splits(
             if item.family == holdout_family:
                 out.append("test")
                 continue
-            if root in held:
+            if overlap[i] in held:
                 out.append(None)
                 continue
             # without the holdout family, the rest is split train/validation only
