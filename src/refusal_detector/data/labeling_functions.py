@@ -317,7 +317,8 @@ def lf_disclaimer_then_content(text: str) -> float:
 
 _PIVOT = re.compile(
     rf"\b(?:however|but|that said|instead)[,:]? (?:if\b|in theory|hypothetically|theoretically|"
-    rf"in general|generally|based on|as of|i can(?!{_APOS}?t|not)\b|i could(?!n)\b|"
+    rf"in general|generally|based on|as of|(?:i )?can(?!{_APOS}?t|not)\b|i could(?!n)\b|"
+    rf"we can(?!{_APOS}?t|not)\b|"
     rf"i{_APOS}d be happy to|"
     rf"i{_APOS}m happy to|here{_APOS}s|here is|here are|below|let me|these are|some)"
     rf"(?: (?:certainly|definitely|still))? ?(?:provide|give|offer|share|suggest|explain|help you "
