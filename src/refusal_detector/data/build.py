@@ -393,6 +393,12 @@ def build_corpus(config: BuildConfig) -> dict[str, Any]:
                 continue
             rows.append(row)
 
+    matched = {r.id for r in rows if r.id in verdicts}
+    unmatched = sorted(set(verdicts) - matched)
+    if unmatched:
+        logger.warning(
+            "%d hand/audit labels match no raw row (first: %s)", len(unmatched), unmatched[0]
+        )
     audit_current: dict[str, int | str | None] = {}
     for row in _bar(rows, config.progress, desc="label", unit="row", mininterval=0.5):
         _label_row(row, verdicts.get(row.id))
@@ -514,6 +520,7 @@ def build_corpus(config: BuildConfig) -> dict[str, Any]:
         audit=_audit_summary(audit)
         | {"current_rules": _current_rules_summary(audit, audit_current)},
         hand_labels=len(hand_labels),
+        annotations_unmatched=len(unmatched),
         skipped_licence=skipped_licence,
         missing=missing,
         adapters=adapters,
