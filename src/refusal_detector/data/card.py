@@ -16,7 +16,8 @@ __all__ = ["KNOWN_LIMITATIONS", "make_card", "render_markdown", "write_card"]
 
 KNOWN_LIMITATIONS = [
     "Most labels of unlabelled pools come from labelling functions (label_origin rule:*), not "
-    "humans; their error rate is measured by the audit below, not known per row.",
+    "humans; their error rate is estimated by the audit (see the audit section), not known "
+    "per row.",
     "Harm/jailbreak labels (gptfuzz, jailbreakbench_artifacts, jbb_judge_comparison, "
     "jailbreakeval_judge_sets) are converted only by the explicit rules in "
     "labeling_functions.apply_source_rules; gptfuzz two-persona outputs are kept out as partial.",
