@@ -65,7 +65,9 @@ _RULE = re.compile(r"^[ \t]{0,3}(?:[-*_][ \t]*){3,}$")
 _CLOSERS = "\"'\u201d\u2019)]*_"  # quotes, brackets and emphasis that may follow the punctuation
 _LATIN_END = re.compile(r"(?:[.!?]+|\u2026)[" + re.escape(_CLOSERS) + r"]*(?=\s)")
 _CJK_END = re.compile("[\u3002\uff01\uff1f]+[\u300d\u300f\u201d\u2019)\uff09]*")
-_WORD_BEFORE = re.compile(r"([\w.]+)\.$")
+_WORD_BEFORE = re.compile(r"([\w.]+)\.\Z")
+_NEXT_VISIBLE = re.compile(r"\s*(\S)")
+_LOOKBACK = 40  # characters looked at before a period: abbreviations and list markers are short
 _INITIALISM = re.compile(r"(?:[A-Za-z]\.){2,}$")
 _LIST_MARKER = re.compile(r"[ \t]*(?:\d{1,3}|[a-zA-Z])[.)]")
 
@@ -165,21 +167,26 @@ def _split_prose(text: str, start: int, end: int) -> list[Sentence]:
 
 
 def _ends_sentence(block: str, match: re.Match[str]) -> bool:
-    """Whether the punctuation in ``match`` ends a sentence (it is followed by whitespace)."""
-    rest = block[match.end() :].lstrip()
-    if not rest:
+    """Whether the punctuation in ``match`` ends a sentence (it is followed by whitespace).
+
+    Looks at most ``_LOOKBACK`` characters back, so splitting stays linear in the text length.
+    """
+    following_match = _NEXT_VISIBLE.match(block, match.end())
+    if following_match is None:
         return True
-    following = rest[0]
+    following = following_match.group(1)
     # "e.g. the", "3 p.m. today", "wait... what": lower case continues the sentence.
     if following.islower():
         return False
-    punct = match.group(0)
-    line_start = block.rfind("\n", 0, match.start()) + 1
-    if _LIST_MARKER.fullmatch(block[line_start : match.end()]):  # "1. Open the file."
+    lookback = max(0, match.start() - _LOOKBACK)
+    newline = block.rfind("\n", lookback, match.start())
+    if (newline >= 0 or lookback == 0) and _LIST_MARKER.fullmatch(
+        block, newline + 1, match.end()
+    ):  # "1. Open the file."
         return False
+    punct = match.group(0)
     if punct.startswith(".") and punct.rstrip(_CLOSERS) == ".":
-        before = block[: match.start() + 1]
-        word = _WORD_BEFORE.search(before)
+        word = _WORD_BEFORE.search(block[lookback : match.start() + 1])
         if word:
             token = word.group(1)
             bare = token.rstrip(".").rsplit(".", 1)[-1].lower()
