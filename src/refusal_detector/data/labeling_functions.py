@@ -70,6 +70,7 @@ _VERBS = (
     r"browse|access|look up|search|predict|view|see|open|play|perform|translate|"
     r"roleplay|role-play|pretend|act|fulfill|satisfy|entertain|partake|condone|carry out|"
     r"advise|guide|go along|agree|take part|support|confirm|verify|comment|speculate|"
+    r"outline|detail|draw|paint|sing|illustrate|"
     r"(?:that|this|your) (?:request|task|question))"
 )
 
@@ -127,7 +128,9 @@ _INABILITY = re.compile(rf"\b{_SUBJ}(?:really |simply |just )?{_NEG} (?:\w+ ){{0
 _INABILITY_GENERIC = re.compile(
     rf"\b(?:unable|not able|not in a position|not permitted|not allowed) to {_VERBS}|"
     rf"\bnot (?:something|a request|a topic) (?:i|that i) (?:can|could|will|am able to)|"
-    rf"\b(?:i|we) (?:must|have to) (?:respectfully )?(?:decline|refuse)",
+    rf"\b(?:i|we) (?:must|have to) (?:respectfully )?(?:decline|refuse)|"
+    rf"\b(?:can{_APOS}?t|cannot|unable to|not able to) (?:give|provide|offer) (?:you )?(?:any )?"
+    rf"(?:legal|medical|financial|professional|tax|investment) advice",
     _I,
 )
 _POLICY = re.compile(
@@ -167,7 +170,8 @@ _STANCE = re.compile(
     rf"\bi (?:don{_APOS}t|do not) have (?:personal )?(?:opinions|beliefs|feelings|preferences|"
     rf"views|emotions|political|personal)|as an ai,? i (?:don{_APOS}t|do not) have|"
     rf"i (?:don{_APOS}t|do not) (?:take|hold) (?:sides|positions|a stance)|"
-    rf"(?:not|isn{_APOS}t) (?:my place|appropriate for me) to",
+    rf"(?:not|isn{_APOS}t) (?:my place|appropriate for me) to|"
+    rf"(?:don{_APOS}t|do not) think (?:it{_APOS}s|it is) (?:my place|appropriate for me)",
     _I,
 )
 _CAPABILITY = re.compile(
@@ -295,6 +299,18 @@ _MORAL_OPENING = re.compile(
     r"recommended|advisable|acceptable)|a (?:serious )?(?:crime|criminal offense))",
     _I,
 )
+
+
+_MUST_POINT_OUT = re.compile(
+    r"\bi must (?:respectfully |kindly |politely |gently )?(?:point out|inform you|remind you|"
+    r"clarify|emphasi[sz]e|note|advise you)\b",
+    _I,
+)
+
+
+def lf_must_point_out(text: str) -> float:
+    """Llama-2 style: "..., but I must point out that ..." early in the reply (a lecture opener)."""
+    return 2.0 if _MUST_POINT_OUT.search(text[:300]) else 0.0
 
 
 def lf_moral_opening(text: str) -> float:
@@ -457,6 +473,7 @@ LFS: dict[str, Callable[[str], float]] = {
     "stance": lf_stance,
     "capability": lf_capability,
     "moral_opening": lf_moral_opening,
+    "must_point_out": lf_must_point_out,
     "sympathy_or_correction_opening": lf_sympathy_or_correction_opening,
     "compliant_opening": lf_compliant_opening,
     "disclaimer_then_content": lf_disclaimer_then_content,
