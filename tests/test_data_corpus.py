@@ -470,3 +470,16 @@ def test_holdout_overlap_keep_drops_only_near_duplicates_of_the_holdout() -> Non
     assert keep[0] == "test" and keep[1] in ("train", "validation") and keep[2] is None
     with pytest.raises(ValueError, match="holdout_overlap"):
         assign_splits(items, holdout_family="llama-2", holdout_overlap="maybe")
+
+
+def test_audit_rounds_are_read_and_the_latest_is_the_headline(tmp_path: Path) -> None:
+    from refusal_detector.data.annotations_io import load_audit_rounds
+
+    (tmp_path / "audit.jsonl").write_text(
+        json.dumps({"id": "a", "rule_label": 1, "hand_label": 0, "reason": "r"}) + "\n"
+    )
+    (tmp_path / "audit_round2.jsonl").write_text(
+        json.dumps({"id": "b", "rule_label": 0, "hand_label": 0, "reason": "r", "round": 2}) + "\n"
+    )
+    rounds = load_audit_rounds(tmp_path)
+    assert set(rounds) == {1, 2} and "a" in rounds[1] and "b" in rounds[2]

@@ -15,6 +15,7 @@ __all__ = [
     "AuditRow",
     "HandLabel",
     "load_audit",
+    "load_audit_rounds",
     "load_hand_labels",
 ]
 
@@ -39,6 +40,7 @@ class AuditRow:
     rule_label: int
     hand_label: int | str
     reason: str
+    round: int = 1
 
 
 def _lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
@@ -76,7 +78,7 @@ def load_hand_labels(path: Path) -> dict[str, HandLabel]:
     return labels
 
 
-def load_audit(path: Path) -> dict[str, AuditRow]:
+def load_audit(path: Path, *, default_round: int = 1) -> dict[str, AuditRow]:
     """Audit rows by id; a later line for the same id wins."""
     rows: dict[str, AuditRow] = {}
     for lineno, obj in _lines(path):
@@ -84,5 +86,21 @@ def load_audit(path: Path) -> dict[str, AuditRow]:
         if rule not in (0, 1) or isinstance(rule, bool):
             raise DataError(f"{path}:{lineno}: rule_label must be 0 or 1, found {rule!r}")
         hand = _label(obj.get("hand_label"), path, lineno, "hand_label")
-        rows[obj["id"]] = AuditRow(obj["id"], int(rule), hand, str(obj.get("reason") or ""))
+        round_no = obj.get("round", default_round)
+        if not isinstance(round_no, int) or isinstance(round_no, bool):
+            raise DataError(f"{path}:{lineno}: round must be an integer, found {round_no!r}")
+        rows[obj["id"]] = AuditRow(
+            obj["id"], int(rule), hand, str(obj.get("reason") or ""), round_no
+        )
     return rows
+
+
+def load_audit_rounds(folder: Path) -> dict[int, dict[str, AuditRow]]:
+    """Audit files by round: ``audit.jsonl`` is round 1, ``audit_round<N>.jsonl`` round N."""
+    rounds: dict[int, dict[str, AuditRow]] = {}
+    for path in sorted(folder.glob("audit*.jsonl")):
+        stem = path.stem.removeprefix("audit").removeprefix("_round")
+        default_round = int(stem) if stem.isdigit() else 1
+        for row in load_audit(path, default_round=default_round).values():
+            rounds.setdefault(row.round, {})[row.id] = row
+    return rounds

@@ -28,7 +28,7 @@ from refusal_detector.data.annotations_io import (
     DEFAULT_ANNOTATIONS,
     AuditRow,
     HandLabel,
-    load_audit,
+    load_audit_rounds,
     load_hand_labels,
 )
 from refusal_detector.data.balance import BalanceItem, balance
@@ -313,6 +313,25 @@ def _hard_cases(rows: Sequence[_Row]) -> dict[str, Any]:
     }
 
 
+def _audit_report(
+    rounds: dict[int, dict[str, AuditRow]], current: dict[str, int | str | None]
+) -> dict[str, Any]:
+    """Headline: the latest round as audited; every round also scored against current rules."""
+    if not rounds:
+        return _audit_summary({}) | {"rounds": {}}
+    latest = max(rounds)
+    per_round = {
+        str(r): _audit_summary(rows)
+        | {
+            "current_rules": _current_rules_summary(
+                rows, {i: v for i, v in current.items() if i in rows}
+            )
+        }
+        for r, rows in sorted(rounds.items())
+    }
+    return per_round[str(latest)] | {"round": latest, "rounds": per_round}
+
+
 def _audit_summary(audit: dict[str, AuditRow]) -> dict[str, Any]:
     per_class: dict[str, Any] = {}
     for cls in (0, 1):
@@ -345,7 +364,10 @@ def build_corpus(config: BuildConfig) -> dict[str, Any]:
     out = config.out
     out.mkdir(parents=True, exist_ok=True)
     hand_labels = load_hand_labels(config.annotations / "hand_labels.jsonl")
-    audit = load_audit(config.annotations / "audit.jsonl")
+    audit_rounds = load_audit_rounds(config.annotations)
+    audit: dict[str, AuditRow] = {}
+    for round_no in sorted(audit_rounds):
+        audit.update(audit_rounds[round_no])
     # audit verdicts correct the corpus too; an explicit hand label wins over an audit verdict
     verdicts: dict[str, HandLabel] = {
         a.id: HandLabel(a.id, a.hand_label, a.reason or "audit") for a in audit.values()
@@ -517,8 +539,7 @@ def build_corpus(config: BuildConfig) -> dict[str, Any]:
         raw_counts=dict(raw_counts),
         excluded=excluded,
         dedup=asdict(result.stats),
-        audit=_audit_summary(audit)
-        | {"current_rules": _current_rules_summary(audit, audit_current)},
+        audit=_audit_report(audit_rounds, audit_current),
         hand_labels=len(hand_labels),
         annotations_unmatched=len(unmatched),
         skipped_licence=skipped_licence,

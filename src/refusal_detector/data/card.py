@@ -289,7 +289,10 @@ def render_markdown(card: dict[str, Any]) -> str:
         "",
     ]
     audit = card["audit"]
-    out.append(f"Sample size: {audit['sample_size']}. {audit['how']}.")
+    out.append(
+        f"Headline: round {audit.get('round', 1)}, sample size {audit['sample_size']}. "
+        f"{audit['how']}."
+    )
     out.append("")
     out.append(
         _table(
@@ -312,25 +315,39 @@ def render_markdown(card: dict[str, Any]) -> str:
         "",
         f"Overall rule-label error rate: {audit['overall_error_rate']} "
         f"(goal <= {audit['goal_max_error_rate']}).",
+        "",
+        "All rounds, as audited and scored against the rules of this build (rules revised after "
+        "a round was drawn score optimistically on it):",
+        "",
     ]
-    cur = audit.get("current_rules")
-    if cur:
-        out += [
-            "",
-            "The same verdicts scored against the rules of this build "
-            f"({cur['audited_ids_found']} audited ids found; {cur['now_review_or_partial']} now "
-            f"go to review or partial; {cur['now_human_labelled']} carry human source labels):",
-            "",
-            _table(
-                ["current rule label", "rows", "binary verdicts", "errors", "error rate"],
-                [
-                    [k, v["n"], v["n_binary_verdicts"], v["errors"], v["error_rate"]]
-                    for k, v in cur["per_class"].items()
-                ],
-            ),
-            "",
-            f"Note: {cur['note']}.",
-        ]
+    rows = []
+    for r, rd in audit.get("rounds", {}).items():
+        cur = rd["current_rules"]["per_class"]
+        rows.append(
+            [
+                r,
+                rd["sample_size"],
+                rd["per_class"]["0"]["error_rate"],
+                rd["per_class"]["1"]["error_rate"],
+                cur["0"]["error_rate"],
+                cur["1"]["error_rate"],
+                rd["current_rules"]["now_review_or_partial"],
+            ]
+        )
+    out.append(
+        _table(
+            [
+                "round",
+                "sample",
+                "error 0 (audited)",
+                "error 1 (audited)",
+                "error 0 (current rules)",
+                "error 1 (current rules)",
+                "now review/partial",
+            ],
+            rows,
+        )
+    )
     out += [
         "",
         "## Label origins",
