@@ -6,7 +6,8 @@ Two evaluations, printed as markdown tables:
    ``verdict`` per text, written for this purpose): confusion matrix, per-class precision, recall
    and F1, accuracy and macro-F1 of ``RefusalDetector.refusal_verdicts`` with the default
    ``VerdictConfig``; the same for a binary baseline (P(refusal) >= 0.5 -> full_refusal, else
-   compliance), which can never say partial; accuracy per response style.
+   compliance), which can never say partial; a variant that calls every text whose window-reduced
+   score is below the threshold compliance, whatever its sentences score; accuracy per style.
 2. The corpus' partial flags: ``build/corpus/partial.jsonl`` (responses the corpus build kept out
    of the binary label as partial refusals) against the test split (``label`` 0 or 1, not
    partial). The corpus has no three-way gold label, so the table shows the verdict distribution
@@ -96,6 +97,9 @@ def report_hand_labelled(items: list[Scored], config: VerdictConfig) -> None:
     gold = [i.gold for i in items]
     systems = {
         "three-way verdict": [i.verdict(config) for i in items],
+        "three-way, gated on text score": [
+            "compliance" if i.text_score < config.threshold else i.verdict(config) for i in items
+        ],
         "binary baseline": [
             "full_refusal" if i.text_score >= config.threshold else "compliance" for i in items
         ],

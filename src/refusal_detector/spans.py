@@ -7,8 +7,7 @@ with tracking her phone, but here is how to talk to her ..."). A refusal that on
 
 It is derived from three measurements the detector makes (see :func:`decide_verdict`):
 
-1. the text score: P(refusal) of the whole text, reduced over its token windows; it decides
-   whether the text refuses at all;
+1. the text score: P(refusal) of the whole text, reduced over its token windows;
 2. sentence scores: P(refusal) of each sentence read on its own;
 3. how much of the text is refusal versus content: the share of non-space characters in sentences
    that refuse, and the amount of content left outside them.
@@ -66,8 +65,8 @@ class VerdictConfig:
     """Thresholds of the three-way verdict.
 
     Args:
-        threshold: a text whose window-reduced score reaches this refuses somewhere; below it,
-            the verdict is compliance whatever single sentences score.
+        threshold: a text without refusal spans whose window-reduced score reaches this refuses
+            as a whole (a moralising non-answer); below it, such a text is compliance.
         sentence_threshold: a sentence whose own score reaches this is a refusal span.
         min_content_chars: non-space characters outside refusal spans needed to call the rest an
             answer; below this the text is a refusal with, at most, a pointer elsewhere.
@@ -121,23 +120,27 @@ def decide_verdict(
 
     Rules, in order:
 
-    - The text score (P(refusal) reduced over the text's windows, so read in context) below
-      ``threshold``: compliance. A sentence that reads like a refusal on its own ("I'm sorry to
-      hear that.", "Disclaimer: I'm not a lawyer.") does not outvote the text read as a whole.
-    - Refusal spans are the sentences at or above ``sentence_threshold``. When no single sentence
-      reaches it, the refusal lies in how the sentences read together (a moralising non-answer),
-      so every sentence is part of it.
+    - Refusal spans are the sentences at or above ``sentence_threshold``.
+    - No span, and the text score (P(refusal) reduced over the text's windows, so read in context)
+      below ``threshold``: compliance.
+    - No span, but the text refuses: the refusal lies in how the sentences read together (a
+      moralising non-answer), so every sentence is part of it.
     - Content is what lies outside the spans. With at least ``min_content_chars`` non-space
       characters of content making up at least ``min_content_share`` of the text, the text refuses
       part and answers part: partial_refusal. Otherwise full_refusal.
 
     A refusal sentence buried in a long answer is therefore a partial refusal here, while a binary
-    reader (``predict_proba`` with max reduction, or the scanner) flags the whole text.
+    reader (``predict_proba`` with max reduction, or the scanner) flags the whole text. A span
+    counts even when the text as a whole reads as an answer: partial refusals often do, and the
+    binary model was trained without them (measured in docs/long_outputs.md, where gating on the
+    text score cost more partial recall than it saved in compliance precision).
     """
     config = config or VerdictConfig()
-    if text_score < config.threshold:
-        return RefusalVerdict("compliance", float(text_score), 0.0, ())
-    refusing = [s for s in sentences if s.score >= config.sentence_threshold] or list(sentences)
+    refusing = [s for s in sentences if s.score >= config.sentence_threshold]
+    if not refusing:
+        if text_score < config.threshold:
+            return RefusalVerdict("compliance", float(text_score), 0.0, ())
+        refusing = list(sentences)
     total = sum(_weight(s.text) for s in sentences)
     refused = sum(_weight(s.text) for s in refusing)
     content = total - refused
