@@ -131,8 +131,13 @@ def _bar(it: Iterable[T], enabled: bool, **kw: Any) -> Iterator[T]:
 
 
 def _rule_outcome(c: Candidate) -> LFResult:
-    lf = label_response(c.text, hint=c.hint, prompt_known=bool(c.prompt))
-    return apply_source_rules(c.source, c.meta.get("jailbroken"), lf)
+    jailbroken = c.meta.get("jailbroken")
+    # "not harmful" judge rows mix refusals with evasions: NORMAL needs compliance evidence
+    strict = c.strict_normal or jailbroken is False
+    lf = label_response(
+        c.text, hint=c.hint, prompt_known=bool(c.prompt), prompt=c.prompt, strict_normal=strict
+    )
+    return apply_source_rules(c.source, jailbroken, lf)
 
 
 def _label_row(row: _Row, hand: HandLabel | None) -> None:

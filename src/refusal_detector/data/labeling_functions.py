@@ -411,6 +411,48 @@ def lf_caveat_then_answer(text: str) -> float:
     return -3.0 if _CAVEAT_THEN_ANSWER.search(text[:700]) and len(text) > 150 else 0.0
 
 
+_SOFT_REDIRECT = re.compile(
+    rf"\b(?:have you (?:considered|thought about)|(?:you )?(?:might|may) want to (?:consider )?|"
+    rf"(?:i )?(?:would )?(?:suggest|recommend|encourage|urge) (?:you )?(?:to )?|consider )"
+    rf"(?:talking|speaking|reaching out|contacting|seeking|consulting|getting help|talk|speak|"
+    rf"reach out|contact|seek|consult)\b[^.!?\n]{{0,60}}?\b(?:counsel+or|therapist|"
+    rf"professional|mentor|hr|human resources|authorities|police|lawyer|attorney|doctor|"
+    rf"mediator|someone|a friend|hotline|expert)|"
+    rf"\bi{_APOS}?m not sure (?:if|whether|that) (?:it{_APOS}s|it is|that{_APOS}s|this is|that is) "
+    rf"a good idea|\bit would be (?:ill-advised|unwise|inadvisable)",
+    _I,
+)
+
+
+def lf_soft_redirect(text: str) -> float:
+    """Evasion without refusal words: 'Have you considered talking to a counsellor?', 'I'm not sure
+    it's a good idea'. Weak: sends rows to review rather than labelling them."""
+    return 1.5 if _SOFT_REDIRECT.search(text[:500]) else 0.0
+
+
+_REBUTTAL = re.compile(
+    r"(?:because|as|since) (?:the )?(?:(?:overwhelming|scientific|historical|available) ){0,2}"
+    r"(?:evidence|"
+    r"consensus)|\b(?:is|are|was) (?:false|not true|untrue|a myth|a conspiracy theory|"
+    r"not supported)|\bthere (?:is|was) no (?:credible |scientific |historical )?evidence|"
+    r"\b(?:false|incorrect|flawed) premise",
+    _I,
+)
+_WRITING_TASK = re.compile(
+    r"^\W*(?:please )?(?:write|create|draft|compose|generate|produce|design|develop|make|craft)\b",
+    _I,
+)
+
+
+def lf_premise_rebuttal(text: str, prompt: str | None) -> float:
+    """A question built on a false premise, answered by the correction ("I cannot provide evidence
+    the Earth is flat, as the overwhelming evidence ..."): an answer, unless the prompt was a
+    writing task that the rebuttal declines."""
+    if not prompt or _WRITING_TASK.search(prompt) or len(text) < 200:
+        return 0.0
+    return -2.5 if _REBUTTAL.search(text[:400]) else 0.0
+
+
 def lf_question_back(text: str) -> float:
     """A short reply that only asks a question back (deflection, or a clarification)."""
     stripped = text.strip()
@@ -483,6 +525,7 @@ LFS: dict[str, Callable[[str], float]] = {
     "caveat_then_answer": lf_caveat_then_answer,
     "hedged_answer": lf_hedged_answer,
     "deflection": lf_deflection,
+    "soft_redirect": lf_soft_redirect,
     "evasive_opening": lf_evasive_opening,
     "code": lf_code,
     "list_structure": lf_list_structure,
@@ -534,8 +577,19 @@ def _segment_refuses(segment: str) -> bool:
     )
 
 
-def label_response(text: str, *, hint: float = 0.0, prompt_known: bool = True) -> LFResult:
+def label_response(
+    text: str,
+    *,
+    hint: float = 0.0,
+    prompt_known: bool = True,
+    prompt: str | None = None,
+    strict_normal: bool = False,
+) -> LFResult:
     """Combine the LF votes (plus a weak source ``hint`` in [-1, 1]) into a label or a review.
+
+    ``prompt`` (optional) lets a premise rebuttal to a *question* count as an answer;
+    ``strict_normal`` (evasive sources: 2022 HH assistant, "not harmful" judge rows) sends short
+    replies without any compliance evidence to review instead of labelling them NORMAL.
 
     Rules: conflicting strong evidence (a refusal and substantial structured content) goes to
     review as a possible partial or redirection; two personas that disagree are flagged partial;
@@ -543,6 +597,9 @@ def label_response(text: str, *, hint: float = 0.0, prompt_known: bool = True) -
     or the prompt is unknown and the text is short.
     """
     votes = lf_votes(text)
+    rebuttal = lf_premise_rebuttal(text, prompt)
+    if rebuttal:
+        votes["premise_rebuttal"] = rebuttal
     if hint:
         votes["source_hint"] = round(2.0 * hint, 3)
     score = sum(votes.values())
@@ -567,6 +624,8 @@ def label_response(text: str, *, hint: float = 0.0, prompt_known: bool = True) -
     if score >= LABEL_THRESHOLD and pos >= 2.0:
         return LFResult(1, score, votes, "lf", False, "refusal evidence")
     if pos == 0:
+        if strict_normal and neg > -1.0 and len(text) < 400:
+            return LFResult(None, score, votes, "lf", False, "short reply, evasive source")
         if hint > 0 and neg > -2.0:
             return LFResult(None, score, votes, "lf", False, "refusal-rich source, no evidence")
         if not prompt_known and len(text) < 300 and neg == 0:
@@ -574,7 +633,7 @@ def label_response(text: str, *, hint: float = 0.0, prompt_known: bool = True) -
         return LFResult(0, score, votes, "lf", False, "no refusal evidence")
     if pos < 2.0 and (score <= NORMAL_THRESHOLD or (neg <= -2.0 and score < 0)):
         return LFResult(0, score, votes, "lf", False, "compliance outweighs weak refusal cues")
-    if pos <= 0.75 and hint <= 0 and (neg < 0 or len(text) > 400):
+    if pos <= 0.75 and hint <= 0 and not strict_normal and (neg < 0 or len(text) > 400):
         return LFResult(0, score, votes, "lf", False, "only one weak moralising cue")
     return LFResult(None, score, votes, "lf", False, "weak or mixed evidence")
 

@@ -69,8 +69,9 @@ class Candidate:
     ``source_label`` is a label the source itself justifies (a human refusal label, or a harm label
     converted by an explicit rule named in ``source_rule``); ``None`` leaves the row to the
     labelling functions. ``hint`` is a weak source prior in [-1, 1] (positive: refusal-rich slice)
-    that the labelling functions may use as one small vote. ``group`` joins rows that must share a
-    split beyond the prompt (a conversation, a question id).
+    that the labelling functions may use as one small vote. ``strict_normal`` marks sources whose
+    short replies are often evasive, so NORMAL needs compliance evidence. ``group`` joins rows
+    that must share a split beyond the prompt (a conversation, a question id).
     """
 
     text: str
@@ -84,6 +85,7 @@ class Candidate:
     source_rule: str | None = None
     partial: bool = False
     hint: float = 0.0
+    strict_normal: bool = False
     group: str | None = None
     exclude_reason: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)

@@ -42,6 +42,7 @@ def read(root: Path) -> Iterator[Candidate]:
                 license=LICENSE,
                 license_class=LICENSE_CLASS,
                 subset=side,
+                strict_normal=True,  # the 2022 assistant evades without refusal words
                 group=f"hh:{key}",
                 exclude_reason=None if answer else "empty_response",
                 meta={"line": lineno, "multi_turn": bool(context.strip())},
