@@ -391,7 +391,15 @@ def _export_section(inputs: CardInputs) -> str:
     if q:
         parts += [
             "",
-            f"Int8 check on {q['n']} validation rows: the int8 model agrees with fp32 on "
+            "Int8 "
+            + (
+                f"({'per-channel' if q['per_channel'] else 'per-tensor'} weights) "
+                if "per_channel" in q
+                else ""
+            )
+            + f"check on {q['n']} validation rows"
+            + (f" (stratified sample of {q['n_available']})" if q.get("n_available") else "")
+            + ": the int8 model agrees with fp32 on "
             f"{q['agreement']:.2%} of labels (required >= {q['min_agreement']:.1%}); F1 "
             f"{q['f1_fp32']:.4f} (fp32) -> {q['f1_int8']:.4f} (int8), a drop of "
             f"{q['f1_drop'] * 100:.2f} points (allowed <= {q['max_f1_drop'] * 100:.1f}); "
@@ -498,6 +506,10 @@ def render_card(inputs: CardInputs) -> str:
     versions_md = "\n".join(f"- {k} {v}" for k, v in versions.items() if v)
     cfg = log.get("config", {})
     data = cfg.get("data", "build/corpus")
+    q = inputs.quantization or {}
+    export_flags = "--per-channel " if q.get("per_channel") else ""
+    if q.get("n") and q.get("n_available") and q["n"] < q["n_available"]:
+        export_flags += f"--max-validation-samples {q['n']} "
     out = cfg.get("output_dir", "runs/default")
     train_cmd = (
         f"refusal-detector train --data {cfg.get('data')} --out {cfg.get('output_dir')} "
@@ -588,7 +600,7 @@ def render_card(inputs: CardInputs) -> str:
         "```bash",
         f"refusal-detector data build --raw ../shared/data/raw --out {data}",
         train_cmd,
-        f"refusal-detector export --model {out} --data {data} "
+        f"refusal-detector export --model {out} --data {data} {export_flags}"
         "--ship src/refusal_detector/models/refusal-detector-minilm",
         "refusal-detector evaluate --model src/refusal_detector/models/refusal-detector-minilm "
         f"--data {data} --split test --by source,family --out runs/eval-default",

@@ -8,6 +8,7 @@ and torch-free. Results go to stdout; progress and logs go to stderr.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from dataclasses import MISSING, fields
@@ -293,6 +294,7 @@ def _export(args: argparse.Namespace) -> int:
     if args.int8:
         path = resolve_split(args.data, "validation")
         examples = load_examples(path)
+        available = len(examples)
         if args.max_validation_samples:
             examples = stratified_sample(examples, max_total=args.max_validation_samples)
         int8 = quantize_int8(fp32, args.model / INT8_FILE, per_channel=args.per_channel)
@@ -304,10 +306,12 @@ def _export(args: argparse.Namespace) -> int:
                 min_agreement=args.min_agreement,
                 max_f1_drop=args.max_f1_drop,
                 data_name=str(path),
+                per_channel=args.per_channel,
             )
         except Exception:
             int8.unlink(missing_ok=True)
             raise
+        report = dataclasses.replace(report, n_available=available)
         write_report(report, args.model / QUANTIZATION_REPORT_FILE)
         result["int8"] = str(int8)
         result["int8_validation"] = report.to_json()

@@ -59,6 +59,9 @@ class QuantizationReport:
     min_agreement: float
     max_f1_drop: float
     data: str
+    per_channel: bool = False
+    n_available: int | None = None
+    """Labelled validation rows before any subsampling (None: not recorded)."""
 
     def to_json(self) -> dict[str, Any]:
         """Plain dict for ``quantization_report.json``."""
@@ -96,6 +99,7 @@ def validate_int8(
     max_f1_drop: float = 0.003,
     batch_size: int = 32,
     data_name: str = "",
+    per_channel: bool = False,
 ) -> QuantizationReport:
     """Score ``examples`` with ``model_dir/onnx/model.onnx`` (fp32) and ``int8_path``; compare.
 
@@ -130,6 +134,7 @@ def validate_int8(
         min_agreement=min_agreement,
         max_f1_drop=max_f1_drop,
         data=data_name,
+        per_channel=per_channel,
     )
     logger.info(
         "int8 vs fp32 on %d rows: agreement %.4f, F1 %.4f -> %.4f",
