@@ -413,6 +413,7 @@ def lf_caveat_then_answer(text: str) -> float:
 
 _SOFT_REDIRECT = re.compile(
     rf"\b(?:have you (?:considered|thought about)|(?:you )?(?:might|may) want to (?:consider )?|"
+    rf"it (?:may|might|would|could) be (?:beneficial|helpful|wise|best|better) to |"
     rf"(?:i )?(?:would )?(?:suggest|recommend|encourage|urge) (?:you )?(?:to )?|consider )"
     rf"(?:talking|speaking|reaching out|contacting|seeking|consulting|getting help|talk|speak|"
     rf"reach out|contact|seek|consult)\b[^.!?\n]{{0,60}}?\b(?:counsel+or|therapist|"
@@ -435,11 +436,13 @@ _REBUTTAL = re.compile(
     r"(?:evidence|"
     r"consensus)|\b(?:is|are|was) (?:false|not true|untrue|a myth|a conspiracy theory|"
     r"not supported)|\bthere (?:is|was) no (?:credible |scientific |historical )?evidence|"
-    r"\b(?:false|incorrect|flawed) premise",
+    r"\b(?:false|incorrect|flawed) premise|\bscientific consensus\b|"
+    r"\b(?:did|does|has) not (?:in fact |actually )?(?:win|happen|exist|occur)",
     _I,
 )
 _WRITING_TASK = re.compile(
-    r"^\W*(?:please )?(?:write|create|draft|compose|generate|produce|design|develop|make|craft)\b",
+    r"^\W*(?:(?:can|could|would|will) you |please )*"
+    r"(?:write|create|draft|compose|generate|produce|design|develop|make|craft)\b",
     _I,
 )
 
@@ -583,13 +586,14 @@ def label_response(
     hint: float = 0.0,
     prompt_known: bool = True,
     prompt: str | None = None,
-    strict_normal: bool = False,
+    strict_normal: int = 0,
 ) -> LFResult:
     """Combine the LF votes (plus a weak source ``hint`` in [-1, 1]) into a label or a review.
 
     ``prompt`` (optional) lets a premise rebuttal to a *question* count as an answer;
-    ``strict_normal`` (evasive sources: 2022 HH assistant, "not harmful" judge rows) sends short
-    replies without any compliance evidence to review instead of labelling them NORMAL.
+    ``strict_normal`` (evasive sources: 2022 HH assistant, "not harmful" judge rows) sends replies
+    shorter than that many characters without any compliance evidence to review instead of
+    labelling them NORMAL (0: off).
 
     Rules: conflicting strong evidence (a refusal and substantial structured content) goes to
     review as a possible partial or redirection; two personas that disagree are flagged partial;
@@ -624,7 +628,7 @@ def label_response(
     if score >= LABEL_THRESHOLD and pos >= 2.0:
         return LFResult(1, score, votes, "lf", False, "refusal evidence")
     if pos == 0:
-        if strict_normal and neg > -1.0 and len(text) < 400:
+        if neg > -1.0 and len(text) < strict_normal:
             return LFResult(None, score, votes, "lf", False, "short reply, evasive source")
         if hint > 0 and neg > -2.0:
             return LFResult(None, score, votes, "lf", False, "refusal-rich source, no evidence")
