@@ -133,7 +133,7 @@ def _bar(it: Iterable[T], enabled: bool, **kw: Any) -> Iterator[T]:
 def _rule_outcome(c: Candidate) -> LFResult:
     jailbroken = c.meta.get("jailbroken")
     # "not harmful" judge rows mix refusals with evasions: NORMAL needs compliance evidence
-    strict = c.strict_normal or jailbroken is False
+    strict = 400 if c.strict_normal else 150 if jailbroken is False else 0
     lf = label_response(
         c.text, hint=c.hint, prompt_known=bool(c.prompt), prompt=c.prompt, strict_normal=strict
     )
@@ -421,7 +421,9 @@ def build_corpus(config: BuildConfig) -> dict[str, Any]:
             rows.append(row)
 
     matched = {r.id for r in rows if r.id in verdicts}
-    unmatched = sorted(set(verdicts) - matched)
+    # with a source subset or licence filter, labels of the other sources are expected to miss
+    complete = config.sources is None and config.license == "all" and not missing
+    unmatched = sorted(set(verdicts) - matched) if complete else []
     if unmatched:
         logger.warning(
             "%d hand/audit labels match no raw row (first: %s)", len(unmatched), unmatched[0]
