@@ -548,7 +548,7 @@ def build_corpus(config: BuildConfig) -> dict[str, Any]:
         dedup=asdict(result.stats),
         audit=_audit_report(audit_rounds, audit_current),
         hand_labels=len(hand_labels),
-        annotations_unmatched=len(unmatched),
+        annotations_unmatched=len(unmatched) if complete else None,
         skipped_licence=skipped_licence,
         missing=missing,
         adapters=adapters,

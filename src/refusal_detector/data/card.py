@@ -60,7 +60,7 @@ def make_card(
     dedup: dict[str, Any],
     audit: dict[str, Any],
     hand_labels: int,
-    annotations_unmatched: int = 0,
+    annotations_unmatched: int | None = None,
     skipped_licence: Sequence[str],
     missing: Sequence[str],
     adapters: Sequence[Adapter],
