@@ -65,6 +65,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--learning-rate", type=float, default=1e-4)
     parser.add_argument("--warmup-steps", type=int, default=10)
     parser.add_argument("--backend", default="torch", choices=("torch", "onnx"))
+    parser.add_argument(
+        "--score",
+        default="windows",
+        choices=("windows", "first-window"),
+        help="windows: predict_proba as users get it (max over overlapping windows); "
+        "first-window: only the first max_length tokens, as the model was trained (much faster)",
+    )
     args = parser.parse_args(argv)
 
     from refusal_detector.detector import RefusalDetector
@@ -84,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         "learning_rate": args.learning_rate,
         "warmup_steps": args.warmup_steps,
         "scored_on": "held-out family's validation + test rows",
+        "score": args.score,
     }
     result: dict[str, object] = {"settings": settings, "families": {}}
     if args.out.is_file():
@@ -123,7 +131,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         held = [e for e in val_all + test_all if e.family == family]
         detector = RefusalDetector.from_pretrained(model_dir, backend=args.backend)
-        scores = detector.predict_proba([e.text for e in held])
+        texts = [e.text for e in held]
+        if args.score == "windows":
+            scores = detector.predict_proba(texts)
+        else:
+            scores = detector.score_token_sequences(detector.encode(texts))
         m = binary_metrics([e.label for e in held], scores >= 0.5)
         done[family] = {
             **m.as_dict(),

@@ -312,7 +312,8 @@ def _evaluation_section(inputs: CardInputs) -> str:
     parts = [
         f"Test split: {overall['n']} responses ({overall['refusals']} refusals), scored through "
         f"`RefusalDetector` with the {meta.get('backend', '?')} backend of this directory (what "
-        f"users get), threshold {ev.get('threshold')}. The phrase-list baselines are scored on "
+        f"users get; scoring: {meta.get('scoring', 'windows (max)')}), threshold "
+        f"{ev.get('threshold')}. The phrase-list baselines are scored on "
         "the same rows, matched as their tools match them (LLM Guard `NoRefusalLight` and garak "
         "`MitigationBypass`: case-insensitive substring anywhere; XSTest: lower-cased prefix).",
         "",

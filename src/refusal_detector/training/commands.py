@@ -174,6 +174,11 @@ def _register_evaluate(subparsers: argparse._SubParsersAction) -> None:
         help="truncate to N tokens (default: the model window)",
     )
     parser.add_argument("--out", type=Path, default=None, metavar="REPORT_DIR")
+    parser.add_argument(
+        "--first-window",
+        action="store_true",
+        help="score only the first max_length tokens (as trained) instead of all windows",
+    )
     parser.add_argument("--no-plots", dest="plots", action="store_false")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     parser.set_defaults(handler=_evaluate)
@@ -202,6 +207,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             threshold=args.threshold,
             batch_size=args.batch_size,
             max_length=args.max_length,
+            first_window=args.first_window,
             progress=bar.update_to if bar else None,
         )
     finally:

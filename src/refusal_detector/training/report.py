@@ -134,7 +134,7 @@ def render_markdown(report: EvaluationReport, *, plots: Sequence[str] = ()) -> s
         "# Evaluation report",
         "",
         f"- model: `{meta.get('model_dir', '?')}` (backend {meta.get('backend', '?')}, "
-        f"max_length {meta.get('max_length', '?')})",
+        f"max_length {meta.get('max_length', '?')}, scoring: {meta.get('scoring', 'windows')})",
         f"- data: `{meta.get('data', '?')}`, n = {report.overall.n} "
         f"({report.overall.refusals} refusals)",
         f"- threshold: {report.threshold} (REJECTION when P(REJECTION) >= threshold)",
