@@ -399,6 +399,7 @@ def _export_section(inputs: CardInputs) -> str:
                 else ""
             )
             + f"check on {q['n']} validation rows"
+            + (f" ({q['scoring']})" if q.get("scoring") else "")
             + (f" (stratified sample of {q['n_available']})" if q.get("n_available") else "")
             + ": the int8 model agrees with fp32 on "
             f"{q['agreement']:.2%} of labels (required >= {q['min_agreement']:.1%}); F1 "
@@ -509,6 +510,8 @@ def render_card(inputs: CardInputs) -> str:
     data = cfg.get("data", "build/corpus")
     q = inputs.quantization or {}
     export_flags = "--per-channel " if q.get("per_channel") else ""
+    if q.get("scoring") == "first window":
+        export_flags += "--first-window "
     if q.get("n") and q.get("n_available") and q["n"] < q["n_available"]:
         export_flags += f"--max-validation-samples {q['n']} "
     out = cfg.get("output_dir", "runs/default")

@@ -267,6 +267,11 @@ def _register_export(subparsers: argparse._SubParsersAction) -> None:
         help="stratified sample of the validation rows for the int8 check",
     )
     parser.add_argument(
+        "--first-window",
+        action="store_true",
+        help="int8 check on the first max_length tokens of each text instead of all windows",
+    )
+    parser.add_argument(
         "--ship",
         type=Path,
         default=None,
@@ -313,6 +318,7 @@ def _export(args: argparse.Namespace) -> int:
                 max_f1_drop=args.max_f1_drop,
                 data_name=str(path),
                 per_channel=args.per_channel,
+                first_window=args.first_window,
             )
         except Exception:
             int8.unlink(missing_ok=True)

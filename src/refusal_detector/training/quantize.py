@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from refusal_detector.errors import ExportValidationError
 from refusal_detector.model_dir import ONNX_FILE, ONNX_SUBDIR
@@ -62,6 +63,8 @@ class QuantizationReport:
     per_channel: bool = False
     n_available: int | None = None
     """Labelled validation rows before any subsampling (None: not recorded)."""
+    scoring: str = ""
+    """How texts were scored: all windows reduced (as predict_proba) or the first window only."""
 
     def to_json(self) -> dict[str, Any]:
         """Plain dict for ``quantization_report.json``."""
@@ -100,11 +103,13 @@ def validate_int8(
     batch_size: int = 32,
     data_name: str = "",
     per_channel: bool = False,
+    first_window: bool = False,
 ) -> QuantizationReport:
     """Score ``examples`` with ``model_dir/onnx/model.onnx`` (fp32) and ``int8_path``; compare.
 
     Both go through :class:`~refusal_detector.RefusalDetector`, so tokenisation, truncation and
-    batching are exactly what users get.
+    batching are exactly what users get; ``first_window=True`` compares the first ``max_length``
+    tokens of each text (one model call per text) instead of every window of long texts.
 
     Raises:
         ExportValidationError: agreement below ``min_agreement`` or F1 drop above ``max_f1_drop``.
@@ -117,9 +122,15 @@ def validate_int8(
     texts = [e.text for e in examples]
     labels = np.fromiter((e.label for e in examples), dtype=np.int64, count=len(examples))
     detector = RefusalDetector.from_pretrained(model_dir, backend="onnx", batch_size=batch_size)
-    fp32 = detector.predict_proba(texts)
+
+    def score() -> npt.NDArray[np.float32]:
+        if first_window:
+            return detector.score_token_sequences(detector.encode(texts))
+        return detector.predict_proba(texts)
+
+    fp32 = score()
     detector.backend = OnnxBackend(int8_path)
-    int8 = detector.predict_proba(texts)
+    int8 = score()
     m32 = binary_metrics(labels, fp32 >= 0.5)
     m8 = binary_metrics(labels, int8 >= 0.5)
     report = QuantizationReport(
@@ -135,6 +146,7 @@ def validate_int8(
         max_f1_drop=max_f1_drop,
         data=data_name,
         per_channel=per_channel,
+        scoring="first window" if first_window else f"windows ({detector.reduction})",
     )
     logger.info(
         "int8 vs fp32 on %d rows: agreement %.4f, F1 %.4f -> %.4f",
