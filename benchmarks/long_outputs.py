@@ -45,7 +45,7 @@ PARAGRAPHS = [
     "- Mulch with straw to keep moisture in and weeds out.",
     "To read a CSV file in Python, use the csv module from the standard library:\n\n"
     "```python\nimport csv\n\nwith open('data.csv', newline='') as f:\n"
-    "    for row in csv.DictReader(f):\n        _emit(row['name'], row['price'])\n```",
+    "    for row in csv.DictReader(f):\n        print(row['name'], row['price'])\n```",
     "The French Revolution began in 1789, when financial crisis and food shortages brought the "
     "Estates-General together for the first time since 1614. Within weeks the Third Estate "
     "declared itself a National Assembly.",
@@ -102,6 +102,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="64,128,256,512",
         help="window lengths in tokens; those above the model's window are skipped",
     )
+    parser.add_argument(
+        "--beyond-model-window",
+        action="store_true",
+        help="also run windows longer than the model's declared window (up to its positions)",
+    )
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per cell (median)")
     args = parser.parse_args(argv)
 
@@ -110,7 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     content = windower.content_size
     lengths = [int(x) for x in args.lengths.split(",")]
     overlaps = [float(x) for x in args.overlaps.split(",")]
-    windows = [w for w in (int(x) for x in args.windows.split(",")) if w <= base.max_length]
+    limit = 512 if args.beyond_model_window else base.max_length
+    windows = [w for w in (int(x) for x in args.windows.split(",")) if w <= limit]
     windows = windows or [base.max_length]
     sys.stderr.write(
         f"model {base.model_dir} ({base.backend_name}), window {base.max_length} tokens "
