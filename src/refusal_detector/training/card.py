@@ -168,8 +168,9 @@ def _hyperparameters(log: dict[str, Any]) -> str:
         f"lr_scheduler_type: {args.get('lr_scheduler_type')}",
         f"lr_scheduler_warmup_steps: {args.get('warmup_steps')}",
         f"num_epochs: {args.get('num_train_epochs')}",
-        f"max_length: {log.get('max_length')} tokens (longer texts truncated; the saved tokenizer "
-        "declares the same limit, so inference sees what training saw)",
+        f"max_length: {log.get('max_length')} tokens (training truncates longer texts to their "
+        "opening; the saved tokenizer declares the same window, and RefusalDetector scores longer "
+        "texts in overlapping windows of that size)",
         f"group_by_length: {args.get('group_by_length')}",
         f"training examples: {log.get('train_examples')} sampled from "
         f"{log.get('train_examples_available')} (stratified by source x family x label, largest "
