@@ -415,11 +415,12 @@ def _usage_section(name: str) -> str:
     return f"""### Transformers
 
 ```python
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
-tokenizer = AutoTokenizer.from_pretrained("{name}")
-model = AutoModelForSequenceClassification.from_pretrained("{name}")
+MODEL_DIR = "{name}"
+tokenizer = AutoTokenizer.from_pretrained(MODEL_DIR)
+model = AutoModelForSequenceClassification.from_pretrained(MODEL_DIR)
 
 classifier = pipeline(
     "text-classification",
@@ -439,8 +440,9 @@ print(classifier("Sorry, but I can't assist with that."))
 from optimum.onnxruntime import ORTModelForSequenceClassification
 from transformers import AutoTokenizer, pipeline
 
-tokenizer = AutoTokenizer.from_pretrained("{name}", subfolder="onnx")
-model = ORTModelForSequenceClassification.from_pretrained("{name}", subfolder="onnx")
+MODEL_DIR = "{name}"
+tokenizer = AutoTokenizer.from_pretrained(MODEL_DIR, subfolder="onnx")
+model = ORTModelForSequenceClassification.from_pretrained(MODEL_DIR, subfolder="onnx")
 
 classifier = pipeline(
     task="text-classification",
@@ -456,10 +458,11 @@ print(classifier("Sorry, but I can't assist with that."))
 ### Integrate with LLM Guard
 
 ```python
-from llm_guard.output_scanners import NoRefusal
 from llm_guard.model import Model
+from llm_guard.output_scanners import NoRefusal
 
-model = Model(path="{name}", onnx_path="{name}", onnx_subfolder="onnx")
+MODEL_DIR = "{name}"
+model = Model(path=MODEL_DIR, onnx_path=MODEL_DIR, onnx_subfolder="onnx")
 scanner = NoRefusal(model=model, threshold=0.5, use_onnx=True)
 sanitized_output, is_valid, risk_score = scanner.scan(prompt, model_output)
 ```
@@ -478,7 +481,7 @@ print(detector(["Sorry, but I can't assist with that."]))
 refusal-detector classify "Sorry, but I can't assist with that."
 ```
 
-Replace `"{name}"` with the path of this directory (or a Hub id once uploaded)."""
+Set `MODEL_DIR` to the path of this directory (or a Hub id once uploaded)."""
 
 
 def render_card(inputs: CardInputs) -> str:
