@@ -356,13 +356,14 @@ def _lofo_section(inputs: CardInputs) -> str:
     settings = lofo.get("settings", {})
     parts = [
         "Each row is a separate, **short** training run from the same base model with every "
-        "response of one LLM family removed from training and validation, then scored on that "
-        "family's test rows only, to estimate how the detector does on a family it never saw. "
+        "response of one LLM family removed from training and validation, then scored on the "
+        f"{settings.get('scored_on', 'held-out family test rows')} (none seen in training), to "
+        "estimate how the detector does on a family it never saw. "
         f"Settings: {json.dumps(settings)}. These are shorter than the main run, so they "
         "understate what a full run without the family would reach.",
         "",
         "| held-out family | test n | refusals | accuracy | precision | recall | F1 "
-        "| main model F1 |",
+        "| shipped model F1 (test split, as evaluated above) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     main_families = (inputs.evaluation or {}).get("slices", {}).get("family", {})
