@@ -265,7 +265,8 @@ def test_premise_rebuttal_to_a_question_is_not_a_confident_refusal() -> None:
 def test_evasive_sources_need_compliance_evidence_for_normal() -> None:
     text = "You can just type that into the search box."
     assert label_response(text).label == 0
-    assert label_response(text, strict_normal=True).label is None
+    assert label_response(text, strict_normal=400).label is None
+    assert label_response(text, strict_normal=20).label == 0
 
 
 def test_soft_redirection_is_never_a_confident_normal() -> None:
