@@ -556,10 +556,14 @@ def render_card(inputs: CardInputs) -> str:
         "- Use it to flag refusals in LLM outputs: guardrail monitoring (LLM Guard `NoRefusal`), "
         "jailbreak and red-team evaluation (did the model refuse?), over-refusal measurement, "
         "and dataset filtering.",
-        f"- Inputs longer than {log.get('max_length')} tokens are truncated: the verdict rests "
-        "on the opening of the response. A refusal that comes only after a long compliant "
-        "preamble, or a partial refusal, can be missed; `refusal_detector.segment` scores long "
-        "outputs window by window.",
+        f"- The model was trained on the first {log.get('max_length')} tokens of each response. "
+        "This package scores longer outputs window by window (overlapping windows of that "
+        "length, maximum score), so a refusal after a long preamble is seen, at the price of "
+        "extra false positives from mid-answer windows; the transformers pipeline and LLM "
+        "Guard truncate to the window and judge only the opening. A refusal phrased as an "
+        'opener ("As an AI language model, I won\'t ...") scores low when buried mid-text; '
+        'sentence-level scoring (`detector.refusal_spans`, scanner `match_type="sentence"`) '
+        "catches it.",
         "- English only. Partial refusals (refuses part, answers part) were kept out of training "
         "and are not a third class.",
         "- Most training labels come from labelling functions and source rules, not humans; "
