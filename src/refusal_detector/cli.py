@@ -225,3 +225,7 @@ def _version(distribution: str = "refusal-detector") -> str | None:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:
         return None
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
