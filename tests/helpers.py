@@ -72,10 +72,14 @@ def build_tiny_tokenizer(max_length: int = 128) -> PreTrainedTokenizerFast:
     )
 
 
-def build_tiny_model(path: Path, seed: int = 0, *, onnx: bool = True) -> Path:
+def build_tiny_model(
+    path: Path, seed: int = 0, *, onnx: bool = True, initializer_range: float = 0.5
+) -> Path:
     """Save a random tiny BERT classifier (labels NORMAL/REJECTION) to ``path`` and return ``path``.
 
-    With ``onnx=True`` it is also exported to ``path/onnx`` by ``export_onnx``.
+    With ``onnx=True`` it is also exported to ``path/onnx`` by ``export_onnx``. The default wide
+    ``initializer_range`` spreads scores for parity tests; 0.02 (BERT's own) gives a base that
+    trains in a few dozen steps.
     """
     import torch
     from transformers import BertConfig, BertForSequenceClassification
@@ -95,9 +99,9 @@ def build_tiny_model(path: Path, seed: int = 0, *, onnx: bool = True) -> Path:
         id2label=dict(ID2LABEL),
         label2id=dict(LABEL2ID),
         pad_token_id=tokenizer.pad_token_id,
-        # The default 0.02 gives near-constant scores; a wide init spreads them over (0, 1), so
+        # BERT's 0.02 gives near-constant scores; a wide init spreads them over (0, 1), so
         # label flips between backends or code paths show up in tests.
-        initializer_range=0.5,
+        initializer_range=initializer_range,
     )
     model = BertForSequenceClassification(config).eval()
     path = Path(path)

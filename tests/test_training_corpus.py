@@ -127,31 +127,11 @@ def write_corpus(directory: Path) -> Path:
 
 
 def build_trainable_base(path: Path, seed: int = 0) -> Path:
-    """A tiny BERT like helpers.build_tiny_model but with the standard 0.02 init, which trains in a
-    few dozen steps (the wide-init tiny model is for backend parity, not for training)."""
-    import torch
-    from helpers import build_tiny_tokenizer
-    from transformers import BertConfig, BertForSequenceClassification
+    """helpers.build_tiny_model with BERT's standard 0.02 init, which trains in a few dozen steps
+    (the wide-init tiny model is for backend parity, not for training)."""
+    from helpers import build_tiny_model
 
-    from refusal_detector.labels import ID2LABEL, LABEL2ID
-
-    tokenizer = build_tiny_tokenizer()
-    torch.manual_seed(seed)
-    config = BertConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-        num_labels=2,
-        id2label=dict(ID2LABEL),
-        label2id=dict(LABEL2ID),
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    BertForSequenceClassification(config).save_pretrained(path, safe_serialization=True)
-    tokenizer.save_pretrained(path)
-    return path
+    return build_tiny_model(path, seed, onnx=False, initializer_range=0.02)
 
 
 def test_load_examples_reads_fields_and_skips_unlabelled(tmp_path: Path) -> None:
