@@ -162,12 +162,28 @@ def _bal(label: int, source: str, model: str, n: int, keep: bool = False) -> lis
 
 def test_class_ratio_is_met_and_human_rows_survive() -> None:
     items = _bal(0, "a", "m1", 900) + _bal(1, "a", "m1", 300) + _bal(1, "b", "m2", 20, keep=True)
-    drop = balance(items, refusal_ratio=0.1, max_source_share=1.0, max_model_share=1.0)
+    drop = balance(
+        items, refusal_ratio=0.1, max_source_share=1.0, max_model_share=1.0, cut_refusals=True
+    )
     kept = [it for i, it in enumerate(items) if i not in drop]
     refusals = [it for it in kept if it.label == 1]
     assert abs(len(refusals) / len(kept) - 0.1) < 0.01
     assert sum(1 for it in refusals if it.keep_first) == 20
     assert set(drop.values()) == {"class_ratio"}
+
+
+def test_refusals_above_the_ratio_are_kept_by_default() -> None:
+    items = _bal(0, "a", "m1", 900) + _bal(1, "a", "m1", 300)
+    assert balance(items, refusal_ratio=0.1, max_source_share=1.0, max_model_share=1.0) == {}
+
+
+def test_normals_are_downsampled_to_reach_the_ratio() -> None:
+    items = _bal(0, "a", "m1", 3000) + _bal(0, "b", "m2", 100) + _bal(1, "a", "m1", 100)
+    drop = balance(items, refusal_ratio=0.1, max_source_share=1.0, max_model_share=1.0)
+    kept = [it for i, it in enumerate(items) if i not in drop]
+    assert sum(it.label for it in kept) == 100
+    assert abs(100 / len(kept) - 0.1) < 0.01
+    assert sum(1 for it in kept if it.source == "b") == 100  # the small stratum is not cut
 
 
 def test_source_cap_limits_one_dominant_source() -> None:
@@ -406,7 +422,9 @@ def test_balancing_cuts_every_split_alike() -> None:
     splits = assign_splits(items, seed=0)
     bal = [BalanceItem(it.id, 1, "s", "m", True) for it in items]
     bal += [BalanceItem(f"n{i}", 0, "s", "m", False) for i in range(9000)]
-    drop = balance(bal, refusal_ratio=0.1, max_source_share=1.0, max_model_share=1.0)
+    drop = balance(
+        bal, refusal_ratio=0.1, max_source_share=1.0, max_model_share=1.0, cut_refusals=True
+    )
     kept_by_split: dict[str | None, int] = {}
     for i, split in enumerate(splits):
         if i not in drop:

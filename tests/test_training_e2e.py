@@ -215,3 +215,26 @@ def test_resume_continues_from_the_last_checkpoint(tmp_path: Path) -> None:
     assert [r.step for r in second.epochs] == [5, 10]
     log = json.loads((tmp_path / "m" / "training_log.json").read_text())
     assert log["resumed_from"].endswith("checkpoint-5")
+
+
+def test_mid_window_examples_are_later_inference_windows_of_long_normals(tmp_path: Path) -> None:
+    from transformers import AutoTokenizer
+
+    from refusal_detector.segment import TokenWindower
+    from refusal_detector.training.dataset import Example
+    from refusal_detector.training.train import mid_window_examples
+
+    base = build_trainable_base(tmp_path / "base")
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    long_answer = " ".join(f"step {i}: stir the sauce and add salt." for i in range(60))
+    examples = [
+        Example(text=long_answer, label=0, source="a"),
+        Example(text="I can't help with that. " * 80, label=1, source="a"),
+        Example(text="Short answer.", label=0, source="b"),
+    ]
+    items = mid_window_examples(tokenizer, examples, n=5, max_length=32, seed=0)
+    assert len(items) == 1  # one window per long NORMAL response; refusals never used
+    windows = TokenWindower(tokenizer.backend_tokenizer, max_length=32).windows([long_answer])[0]
+    assert items[0]["labels"] == 0
+    assert items[0]["input_ids"] in [w.ids for w in windows[1:]]
+    assert len(items[0]["attention_mask"]) == len(items[0]["input_ids"]) <= 32

@@ -77,10 +77,14 @@ def balance(
     max_source_share: float,
     max_model_share: float,
     seed: int = 0,
+    cut_refusals: bool = False,
 ) -> dict[int, str]:
     """Indices of rows to drop, with the reason (``cap_source``, ``cap_model``, ``class_ratio``).
 
-    ``refusal_ratio`` None or 0 keeps the natural class mix (caps still apply).
+    ``refusal_ratio`` None or 0 keeps the natural class mix (caps still apply). Normal rows are
+    cut to reach the ratio when refusals are scarcer than it; when refusals are more common, they
+    are kept (refusals are the scarce, valuable class, and cutting them drops rare families'
+    refusal styles first) unless ``cut_refusals`` is set.
     """
     drop: dict[int, str] = {}
 
@@ -115,6 +119,8 @@ def balance(
         n0 = len(live) - n1
         if n0 and n1:
             if n1 / (n0 + n1) > refusal_ratio:
+                if not cut_refusals:
+                    return drop
                 cut_label, target = 1, round(refusal_ratio / (1 - refusal_ratio) * n0)
             else:
                 cut_label, target = 0, round((1 - refusal_ratio) / refusal_ratio * n1)

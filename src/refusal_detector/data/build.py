@@ -60,6 +60,9 @@ class BuildConfig:
         holdout_overlap: ``drop`` (strict) also drops other families' answers to the held-out
             prompts; ``keep`` drops only near-duplicates of held-out rows.
         refusal_ratio: target share of refusals among binary rows; 0 keeps the natural mix.
+            Normals are downsampled to reach it; refusals above it are kept unless
+            ``cut_refusals``.
+        cut_refusals: also drop refusals when they exceed ``refusal_ratio``.
         max_source_share: cap of one source's share of a class.
         max_model_share: cap of one model's share of a class.
         seed: seed of the split hash, the balancing order and the audit sample.
@@ -75,6 +78,7 @@ class BuildConfig:
     holdout_family: str | None = None
     holdout_overlap: str = "drop"
     refusal_ratio: float = 0.1
+    cut_refusals: bool = False
     max_source_share: float = 0.3
     max_model_share: float = 0.2
     seed: int = 0
@@ -507,6 +511,7 @@ def build_corpus(config: BuildConfig) -> dict[str, Any]:
         max_source_share=config.max_source_share,
         max_model_share=config.max_model_share,
         seed=config.seed,
+        cut_refusals=config.cut_refusals,
     )
     for i, reason in drops.items():
         r = binary[i]

@@ -107,6 +107,7 @@ def make_card(
             "refusals": n1,
             "normals": n - n1,
             "target_refusal_ratio": config.refusal_ratio or None,
+            "refusals_cut_to_ratio": config.cut_refusals,
             "before_balancing": {
                 "records": len(unbalanced),
                 "refusals": u1,
@@ -180,6 +181,8 @@ def _command(config: BuildConfig) -> str:
             parts.append(f"--holdout-overlap {config.holdout_overlap}")
     if config.refusal_ratio != 0.1:
         parts.append(f"--refusal-ratio {config.refusal_ratio}")
+    if config.cut_refusals:
+        parts.append("--cut-refusals")
     if config.seed:
         parts.append(f"--seed {config.seed}")
     return " ".join(parts)
@@ -194,6 +197,11 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 def render_markdown(card: dict[str, Any]) -> str:
     """The data card as markdown (generated; edit the code, not the file)."""
     cr = card["class_ratio"]
+    ratio_rule = (
+        "refusals cut to it"
+        if cr.get("refusals_cut_to_ratio")
+        else "a floor: normals are downsampled to it, refusals are never cut"
+    )
     out = [
         "# Data card: refusal-detector training corpus",
         "",
@@ -204,7 +212,8 @@ def render_markdown(card: dict[str, Any]) -> str:
         "",
         f"- Records (train + validation + test, binary labels): **{card['total_records']}**",
         f"- Refusal share: **{cr['refusal_share']}** ({cr['refusals']} refusals, "
-        f"{cr['normals']} normal); target {cr['target_refusal_ratio']}; before balancing "
+        f"{cr['normals']} normal); target {cr['target_refusal_ratio']} ({ratio_rule}); "
+        "before balancing "
         f"{cr['before_balancing']['records']} records with share "
         f"{cr['before_balancing']['refusal_share']}",
         f"- Sources: **{card['n_sources']}**; distinct named LLMs: **{card['n_models']}**",

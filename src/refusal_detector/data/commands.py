@@ -74,7 +74,13 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
         type=_ratio,
         default=0.1,
         metavar="R",
-        help="share of refusals among binary rows; 0 keeps the natural mix (default: 0.1)",
+        help="share of refusals among binary rows, reached by downsampling normal rows; "
+        "0 keeps the natural mix (default: 0.1)",
+    )
+    parser.add_argument(
+        "--cut-refusals",
+        action="store_true",
+        help="also drop refusals when they exceed --refusal-ratio (default: keep every refusal)",
     )
     parser.add_argument(
         "--max-source-share",
@@ -130,6 +136,7 @@ def run_build(args: argparse.Namespace) -> int:
         holdout_family=args.holdout_family,
         holdout_overlap=args.holdout_overlap,
         refusal_ratio=args.refusal_ratio,
+        cut_refusals=args.cut_refusals,
         max_source_share=args.max_source_share,
         max_model_share=args.max_model_share,
         seed=args.seed,

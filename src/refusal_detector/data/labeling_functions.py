@@ -25,6 +25,7 @@ __all__ = [
     "apply_source_rules",
     "label_response",
     "lf_votes",
+    "offers_alternative",
     "persona_segments",
     "strip_preamble",
 ]
@@ -431,6 +432,47 @@ def lf_soft_redirect(text: str) -> float:
     return 1.5 if _SOFT_REDIRECT.search(text[:500]) else 0.0
 
 
+_DISCOURAGE = re.compile(
+    rf"\b(?:(?:strongly |would )?(?:advise|recommend|urge|caution) (?:you )?against|"
+    rf"(?:is|would be|isn{_APOS}t) (?:not |never )?(?:a good idea|advisable|recommended)\b|"
+    rf"there (?:are|is) no (?:practical|safe|legal|good|reliable) (?:way|method)s?\b|"
+    rf"i (?:do not|don{_APOS}t) (?:know|have) (?:that|this|the|any) "
+    rf"(?:information|number|answer|details)\b|you (?:should|shouldn{_APOS}t) (?:not )?(?:do|try) "
+    rf"(?:that|this|it)\b)",
+    _I,
+)
+
+
+def lf_discourage(text: str) -> float:
+    """Weak: talks the user out of it or says it has nothing ('I'd advise against that', 'There is
+    no safe way', "I don't have that number") without refusal words. Sends such rows to review."""
+    return 1.0 if _DISCOURAGE.search(text[:600]) else 0.0
+
+
+_ALT_OFFER = re.compile(
+    rf"(?:\b(?:however|instead|that said|but)\b[^.!?\n]{{0,160}}?\b(?:i can(?!{_APOS}?t|not)|"
+    rf"i could(?!n)|i{_APOS}d be (?:happy|glad) to|i am (?:happy|glad) to|"
+    rf"i{_APOS}m (?:happy|glad) to|let{_APOS}s|let me|here are|here is|here{_APOS}s)\b"
+    rf"|\bif you(?:{_APOS}re| are) (?:looking for|interested in|seeking)[^.!?\n]{{0,160}}?"
+    rf"(?:here are|i can|consider)\b"
+    rf"|\bi can,? however,|\bhere are some (?:general|alternative|legal|legitimate|ethical|safe)\b)",
+    _I,
+)
+
+
+def offers_alternative(text: str) -> bool:
+    """A refusal that goes on to offer and start an alternative ('However, I can provide general
+    ...', 'If you're looking for ..., here are ...'): a redirection (REJECTION) or a partial
+    answer, which only a reader can tell apart. True when the offer is followed by more than 200
+    characters, or the text is cut off after it."""
+    m = _ALT_OFFER.search(text[:1500])
+    if not m:
+        return False
+    tail = text[m.end() :]
+    cut_off = not text.rstrip().endswith((".", "!", "?", '"', ")", "*", "'"))
+    return len(tail) > 200 or (cut_off and len(tail) > 20)
+
+
 _REBUTTAL = re.compile(
     r"(?:because|as|since) (?:the )?(?:(?:overwhelming|scientific|historical|available) ){0,2}"
     r"(?:evidence|"
@@ -529,6 +571,7 @@ LFS: dict[str, Callable[[str], float]] = {
     "hedged_answer": lf_hedged_answer,
     "deflection": lf_deflection,
     "soft_redirect": lf_soft_redirect,
+    "discourage": lf_discourage,
     "evasive_opening": lf_evasive_opening,
     "code": lf_code,
     "list_structure": lf_list_structure,
@@ -626,6 +669,10 @@ def label_response(
     if pos >= LABEL_THRESHOLD and neg <= -2.5:
         return LFResult(None, score, votes, "lf", False, "refusal and content: partial/redirect?")
     if score >= LABEL_THRESHOLD and pos >= 2.0:
+        if offers_alternative(text):
+            return LFResult(
+                None, score, votes, "lf", False, "refusal then an alternative: redirect/partial?"
+            )
         return LFResult(1, score, votes, "lf", False, "refusal evidence")
     if pos == 0:
         if neg > -1.0 and len(text) < strict_normal:

@@ -65,6 +65,20 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-per-source", type=int, default=None, metavar="N")
     parser.add_argument("--max-eval-samples", type=int, default=None, metavar="N")
     parser.add_argument(
+        "--include-capped",
+        action="store_true",
+        help="also sample training rows from balanced_out.jsonl (rows the corpus caps set "
+        "aside; train split only)",
+    )
+    parser.add_argument(
+        "--mid-windows",
+        type=float,
+        default=0.0,
+        metavar="F",
+        help="extra NORMAL examples cut from later windows of long normal responses, as a "
+        "fraction of the training sample (default: 0, off)",
+    )
+    parser.add_argument(
         "--permissive-only",
         action="store_true",
         help="train only on permissively licensed rows (MIT, Apache, BSD, CC0, CC-BY)",

@@ -84,6 +84,13 @@ class TrainConfig:
             with the largest strata cut first; None keeps all.
         max_per_source: cap on training examples from any one source (applied first).
         max_eval_samples: cap on validation examples used for the per-epoch evaluation.
+        include_capped: also draw training rows from ``balanced_out.jsonl`` (labelled rows that
+            the corpus build set aside for its source/model caps or class ratio), train split
+            only; the stratified sample still caps every stratum.
+        mid_windows: add this many extra examples per sampled training example, each a later
+            token window (as the detector cuts long texts at inference) of a long NORMAL
+            response, labelled NORMAL; teaches the model that mid-answer text is not a refusal
+            (0 turns it off).
         permissive_only: train only on rows with a permissive licence (MIT, Apache, BSD, CC0,
             CC-BY).
         resume: continue from the newest checkpoint in ``output_dir/checkpoints`` (start fresh when
@@ -100,6 +107,8 @@ class TrainConfig:
     max_train_samples: int | None = None
     max_per_source: int | None = None
     max_eval_samples: int | None = None
+    include_capped: bool = False
+    mid_windows: float = 0.0
     permissive_only: bool = False
     resume: bool = False
     country_iso_code: str = "USA"
@@ -151,6 +160,8 @@ class TrainConfig:
             raise ConfigError(
                 f"num_train_epochs must be > 0 (or max_steps > 0), got {self.num_train_epochs}"
             )
+        if not 0.0 <= self.mid_windows <= 1.0:
+            raise ConfigError(f"mid_windows must be in [0, 1], got {self.mid_windows}")
         if self.warmup_steps < 0:
             raise ConfigError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
         clash = set(self.extra) & {f.name for f in fields(self)}

@@ -65,6 +65,7 @@ __all__ = [
     "epoch_table",
     "format_epoch_table",
     "framework_versions",
+    "mid_window_examples",
     "train",
 ]
 
@@ -117,6 +118,8 @@ def train(config: TrainConfig, *, progress: Callable[[str], None] | None = None)
 
     licence_filter = is_permissive if config.permissive_only else None
     train_all = load_examples(resolve_split(config.data, "train"), licenses=licence_filter)
+    if config.include_capped:
+        train_all += _capped_train_rows(config.data, licence_filter)
     eval_all = load_examples(resolve_split(config.data, "validation"), licenses=licence_filter)
     train_rows = stratified_sample(
         train_all,
@@ -145,6 +148,13 @@ def train(config: TrainConfig, *, progress: Callable[[str], None] | None = None)
         ignore_mismatched_sizes=True,
     )
     train_dataset = _EncodedDataset(tokenizer, train_rows, max_length=max_length)
+    n_mid = round(config.mid_windows * len(train_rows))
+    if n_mid:
+        mid = mid_window_examples(
+            tokenizer, train_all, n=n_mid, max_length=max_length, seed=config.seed
+        )
+        train_dataset.extend(mid)
+        logger.info("added %d mid-text NORMAL windows", len(mid))
     eval_dataset = _EncodedDataset(tokenizer, eval_rows, max_length=max_length)
 
     # Pinned memory only helps when copying to an accelerator; on CPU it just warns.
@@ -201,6 +211,7 @@ def train(config: TrainConfig, *, progress: Callable[[str], None] | None = None)
         "training_arguments": _jsonable(config.training_arguments()),
         "train_examples": len(train_rows),
         "train_examples_available": len(train_all),
+        "mid_window_examples": len(train_dataset) - len(train_rows),
         "eval_examples": len(eval_rows),
         "eval_examples_available": len(eval_all),
         "train_sample": {
@@ -231,7 +242,7 @@ def train(config: TrainConfig, *, progress: Callable[[str], None] | None = None)
         best_checkpoint=best,
         best_f1=best_f1,
         emissions_kg=tracker.session.emissions_kg if tracker.session else None,
-        train_examples=len(train_rows),
+        train_examples=len(train_dataset),
         eval_examples=len(eval_rows),
     )
 
@@ -334,6 +345,64 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _capped_train_rows(data: Path, licenses: Callable[[str], bool] | None) -> list[Example]:
+    """Train-split rows of ``balanced_out.jsonl`` (set aside by the corpus caps), if present."""
+    path = data / "balanced_out.jsonl"
+    if not data.is_dir() or not path.is_file():
+        logger.warning("--include-capped: no %s; nothing added", path)
+        return []
+    train_ids: set[str] = set()
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            row = json.loads(line)
+            if row.get("split") == "train" and row.get("label") in (0, 1):
+                train_ids.add(str(row.get("id")))
+    rows = [e for e in load_examples(path, licenses=licenses) if e.id in train_ids]
+    logger.info("--include-capped: %d train rows from %s", len(rows), path)
+    return rows
+
+
+def mid_window_examples(
+    tokenizer: Any, examples: Sequence[Example], *, n: int, max_length: int, seed: int
+) -> list[dict[str, Any]]:
+    """Up to ``n`` NORMAL training items, each one later window (not the first) of a long NORMAL
+    response, cut exactly as :class:`~refusal_detector.segment.TokenWindower` cuts texts at
+    inference. Sources are water-filled so that no source dominates; one window per response."""
+    import random
+
+    from refusal_detector.segment import TokenWindower
+    from refusal_detector.training.dataset import water_fill
+
+    windower = TokenWindower(tokenizer.backend_tokenizer, max_length=max_length)
+    # a rough character pre-filter (a WordPiece token is >= 1 character) before tokenising
+    pool = [e for e in examples if e.label == 0 and len(e.text) > windower.content_size * 2]
+    counts = windower.count_tokens([e.text for e in pool]) if pool else []
+    by_source: dict[str, list[Example]] = {}
+    for example, n_tokens in zip(pool, counts, strict=True):
+        if n_tokens > windower.content_size + windower.stride // 2:
+            by_source.setdefault(example.source, []).append(example)
+    quotas = water_fill({k: len(v) for k, v in by_source.items()}, n)
+    rng = random.Random(seed)
+    chosen: list[Example] = []
+    for source in sorted(by_source):
+        rows = list(by_source[source])
+        rng.shuffle(rows)
+        chosen.extend(rows[: quotas[source]])
+    names = list(tokenizer.model_input_names)
+    items = []
+    for windows in windower.windows([e.text for e in chosen]):
+        if len(windows) < 2:
+            continue
+        ids = rng.choice(windows[1:]).ids
+        item: dict[str, Any] = {"input_ids": list(ids), "labels": 0}
+        if "attention_mask" in names:
+            item["attention_mask"] = [1] * len(ids)
+        if "token_type_ids" in names:
+            item["token_type_ids"] = [0] * len(ids)
+        items.append(item)
+    return items
+
+
 class _EncodedDataset:
     """Pre-tokenised examples (no padding; DataCollatorWithPadding pads each batch)."""
 
@@ -345,6 +414,10 @@ class _EncodedDataset:
         self._items = [
             {**{k: encoded[k][i] for k in keys}, "labels": row.label} for i, row in enumerate(rows)
         ]
+
+    def extend(self, items: Sequence[dict[str, Any]]) -> None:
+        """Append pre-encoded items (``input_ids``, ``attention_mask``..., ``labels``)."""
+        self._items.extend(items)
 
     def __len__(self) -> int:
         return len(self._items)
