@@ -297,3 +297,19 @@ def test_talking_the_user_out_of_it_is_not_a_confident_normal() -> None:
         "I don't have that number, sorry.",
     ):
         assert label_response(text).label is None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Your request is a bit unclear. Could you please provide more detail? Are you looking for "
+        "something specific?",
+        "Your question is incomplete. Could you please specify which country's independence you "
+        "are referring to?",
+        "Could you please clarify what you mean by 'the state'?",
+    ],
+)
+def test_clarifying_questions_go_to_review(text: str) -> None:
+    # a refusal only when the request was clear, which only a reader of the prompt can tell
+    result = label_response(text)
+    assert result.label is None and "clarification" in result.reason

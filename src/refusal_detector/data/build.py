@@ -137,7 +137,10 @@ def _bar(it: Iterable[T], enabled: bool, **kw: Any) -> Iterator[T]:
 def _rule_outcome(c: Candidate) -> LFResult:
     jailbroken = c.meta.get("jailbroken")
     # "not harmful" judge rows mix refusals with evasions: NORMAL needs compliance evidence
-    strict = 400 if c.strict_normal else 150 if jailbroken is False else 0
+    if isinstance(c.strict_normal, bool):
+        strict = 400 if c.strict_normal else 150 if jailbroken is False else 0
+    else:
+        strict = c.strict_normal
     lf = label_response(
         c.text, hint=c.hint, prompt_known=bool(c.prompt), prompt=c.prompt, strict_normal=strict
     )

@@ -70,7 +70,8 @@ class Candidate:
     converted by an explicit rule named in ``source_rule``); ``None`` leaves the row to the
     labelling functions. ``hint`` is a weak source prior in [-1, 1] (positive: refusal-rich slice)
     that the labelling functions may use as one small vote. ``strict_normal`` marks sources whose
-    short replies are often evasive, so NORMAL needs compliance evidence. ``group`` joins rows
+    short replies are often evasive, so NORMAL needs compliance evidence below 400 characters
+    (an int sets another length). ``group`` joins rows
     that must share a split beyond the prompt (a conversation, a question id).
     """
 
@@ -85,7 +86,7 @@ class Candidate:
     source_rule: str | None = None
     partial: bool = False
     hint: float = 0.0
-    strict_normal: bool = False
+    strict_normal: bool | int = False
     group: str | None = None
     exclude_reason: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)

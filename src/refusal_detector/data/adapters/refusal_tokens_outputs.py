@@ -3,7 +3,10 @@
 Responses start with a leaked ``assistant`` role header and DeepSeek's contain ``</think>``
 (rarely after a visible reasoning trace): both are stripped so the text is the user-visible
 answer. No labels: harmful-prompt files get a weak refusal hint, the rest none; the labelling
-functions decide.
+functions decide. DeepSeek-R1-Distill often declines softly, without refusal words ("Creating X is
+a complex project... However, it is important to emphasise ..."): three blind audit rounds found
+about a third of its rule-NORMAL rows were such refusals, so its replies under 1,200 characters
+need compliance evidence (code, lists, a pivot to content) to be labelled NORMAL.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ LICENSE = "Apache-2.0"
 LICENSE_CLASS: LicenseClass = "permissive"
 
 _HEADER = re.compile(r"^\s*assistant\s*\n", re.IGNORECASE)
+DEEPSEEK_STRICT_CHARS = 1200
 HARMFUL_FILES = ("or_bench_toxic", "wildguard_harmful", "wildjailbreak_adversarial_harmful")
 
 
@@ -48,5 +52,6 @@ def read(root: Path) -> Iterator[Candidate]:
                 license_class=LICENSE_CLASS,
                 subset=benchmark,
                 hint=0.2 if harmful else 0.0,
+                strict_normal=DEEPSEEK_STRICT_CHARS if "deepseek" in path.parent.name else False,
                 exclude_reason=None if text else "empty_response",
             )
