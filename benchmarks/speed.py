@@ -172,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
             command = [sys.executable, __file__, "--worker", config, "--model", str(model)]
             for name in ("batch_size", "threads", "repeats", "latency_texts", "long_texts"):
                 command += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
-            command += ["--long-tokens", str(args.long_tokens), "--max-length", str(args.max_length)]
+            command += ["--long-tokens", str(args.long_tokens)]
+            command += ["--max-length", str(args.max_length)]
             done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
             if done.returncode != 0:
                 print(f"{config} failed:\n{done.stderr[-2000:]}", file=sys.stderr)  # noqa: T201
@@ -181,9 +182,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{config}: done", file=sys.stderr)  # noqa: T201
 
     base = next((r for r in rows if r["config"] == "pipeline"), None)
+    n_short = rows[0]["n_short"] if rows else 0
     print(  # noqa: T201
         f"model {args.model.name}, window {args.max_length} tokens, batch {args.batch_size}, "
-        f"{args.threads} threads, median of {args.repeats}; short = {rows[0]['n_short'] if rows else 0} "
+        f"{args.threads} threads, median of {args.repeats}; short = {n_short} "
         f"hand-written texts, long = {args.long_texts} texts of ~{args.long_tokens} tokens\n"
     )
     print(  # noqa: T201

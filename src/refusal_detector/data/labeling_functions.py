@@ -469,7 +469,8 @@ _ALT_OFFER = re.compile(
     rf"i{_APOS}m (?:happy|glad) to|let{_APOS}s|let me|here are|here is|here{_APOS}s)\b"
     rf"|\bif you(?:{_APOS}re| are) (?:looking for|interested in|seeking)[^.!?\n]{{0,160}}?"
     rf"(?:here are|i can|consider)\b"
-    rf"|\bi can,? however,|\bhere are some (?:general|alternative|legal|legitimate|ethical|safe)\b)",
+    rf"|\bi can,? however,"
+    rf"|\bhere are some (?:general|alternative|legal|legitimate|ethical|safe)\b)",
     _I,
 )
 
