@@ -66,6 +66,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup-steps", type=int, default=10)
     parser.add_argument("--backend", default="torch", choices=("torch", "onnx"))
     parser.add_argument(
+        "--include-capped",
+        action="store_true",
+        help="also train on the corpus's capped rows (balanced_out.jsonl, train split), as the "
+        "shipped recipe does; the held-out family is dropped from them too",
+    )
+    parser.add_argument(
+        "--mid-windows", type=float, default=0.0, help="as train --mid-windows (default: 0)"
+    )
+    parser.add_argument(
         "--score",
         default="windows",
         choices=("windows", "first-window"),
@@ -82,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
         args.families.split(",") if args.families else largest_families(args.data, args.count)
     )
     train_all = load_examples(resolve_split(args.data, "train"))
+    if args.include_capped:
+        from refusal_detector.training.train import _capped_train_rows
+
+        train_all += _capped_train_rows(args.data, None)
     val_all = load_examples(resolve_split(args.data, "validation"))
     test_all = load_examples(resolve_split(args.data, "test"))
     settings = {
@@ -92,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         "warmup_steps": args.warmup_steps,
         "scored_on": "held-out family's validation + test rows",
         "score": args.score,
+        "include_capped": args.include_capped,
+        "mid_windows": args.mid_windows,
     }
     result: dict[str, object] = {"settings": settings, "families": {}}
     if args.out.is_file():
@@ -117,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
                 max_length=args.max_length,
                 max_train_samples=args.max_train_samples,
                 max_eval_samples=100,
+                mid_windows=args.mid_windows,
                 num_train_epochs=args.epochs,
                 learning_rate=args.learning_rate,
                 warmup_steps=args.warmup_steps,

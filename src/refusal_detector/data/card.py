@@ -34,8 +34,12 @@ KNOWN_LIMITATIONS = [
     "Under --license permissive there are no Claude or Mistral/Mixtral outputs at all (they are "
     "only in the NC alpaca_eval_outputs) and few GPT-4 refusals: evaluate those families on "
     "external data.",
-    "The audit sample was drawn from an earlier build; the rules were revised after it (see "
-    "audit.current_rules), so a fresh sample is needed for an unbiased error estimate.",
+    "The headline audit round was drawn from a build with the rules as they are now and "
+    "labelled blind (the labeller did not see the rule label); each error rate rests on about "
+    "200 rows, so its 95% interval is roughly +-2.5 points. Rule-REJECTION rows also hold about "
+    "2.5% partial refusals (refusal plus a watered-down answer), counted apart from errors.",
+    "Audited rows keep their hand label (label_origin review) in later builds, so earlier rounds "
+    "re-scored against the current rules are optimistic; only the newest round is unbiased.",
 ]
 
 
