@@ -204,7 +204,7 @@ def render_markdown(card: dict[str, Any]) -> str:
     ratio_rule = (
         "refusals cut to it"
         if cr.get("refusals_cut_to_ratio")
-        else "a floor: normals are downsampled to it, refusals are never cut"
+        else "a floor: normals are downsampled to it; refusals are not cut for it, only by the caps"
     )
     out = [
         "# Data card: refusal-detector training corpus",
