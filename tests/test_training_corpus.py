@@ -215,3 +215,15 @@ def test_stratified_sample_caps_each_source_first() -> None:
     sample = stratified_sample(examples, max_per_source=100, seed=0)
     assert Counter(e.source for e in sample) == {"big": 100, "small": 50}
     assert stratified_sample(examples, max_per_source=100, seed=0) == sample
+
+
+def test_origin_slices_human_and_rule_labels(tmp_path: Path) -> None:
+    path = tmp_path / "rows.jsonl"
+    rows = [
+        {"text": "a", "label": 0, "label_origin": "human"},
+        {"text": "b", "label": 1, "label_origin": "review"},
+        {"text": "c", "label": 1, "label_origin": "rule:lf"},
+        {"text": "d", "label": 0},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    assert [e.field("origin") for e in load_examples(path)] == ["human", "human", "rule", "unknown"]

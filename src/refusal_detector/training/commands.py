@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from refusal_detector.training.config import TRAINING_ARGUMENT_FIELDS, TrainConfig
+from refusal_detector.training.dataset import SLICE_FIELDS
 
 __all__ = ["register"]
 
@@ -175,7 +176,8 @@ def _register_evaluate(subparsers: argparse._SubParsersAction) -> None:
         "--by",
         default="source,family",
         metavar="FIELDS",
-        help="comma-separated slicing fields (source, family, model, license)",
+        help="comma-separated slicing fields: source, family, model, license, origin (human "
+        "vs rule labels)",
     )
     parser.add_argument("--backend", default="auto", choices=("auto", "onnx", "torch"))
     parser.add_argument("--threshold", type=float, default=0.5)
@@ -205,7 +207,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from refusal_detector.training.report import render_markdown, write_report
 
     by = [part.strip() for part in args.by.split(",") if part.strip()]
-    allowed = {"source", "family", "model", "license"}
+    allowed = set(SLICE_FIELDS)
     if not set(by) <= allowed:
         raise ConfigError(f"--by takes {sorted(allowed)}; got {args.by!r}")
     if not 0.0 <= args.threshold <= 1.0:

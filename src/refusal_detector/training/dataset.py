@@ -20,6 +20,7 @@ from typing import TypeVar
 from refusal_detector.errors import DataError
 
 __all__ = [
+    "SLICE_FIELDS",
     "SPLITS",
     "Example",
     "describe",
@@ -35,6 +36,7 @@ logger = logging.getLogger(__name__)
 K = TypeVar("K", bound=Hashable)
 
 SPLITS = ("train", "validation", "test")
+SLICE_FIELDS = ("source", "family", "model", "license", "origin")
 
 # Licence strings treated as permissive: the corpus writes either a class ("permissive" / "nc") or
 # an SPDX-like identifier. Non-commercial, no-derivatives or unknown licences are not permissive.
@@ -61,11 +63,17 @@ class Example:
     model: str = "unknown"
     license: str = "unknown"
     id: str = ""
+    origin: str = "unknown"
 
     def field(self, name: str) -> str:
-        """The slicing field ``name`` (source, family, model, license) as a string."""
-        if name not in ("source", "family", "model", "license"):
-            raise ValueError(f"cannot slice by {name!r}; expected source, family, model or license")
+        """The slicing field ``name`` (source, family, model, license, origin) as a string.
+
+        ``origin`` groups ``label_origin`` into ``human`` (a source's own human label, or a hand
+        label from the review queue or an audit) and ``rule`` (labelling functions and the named
+        harm-label rules), so quality can be read on human-labelled rows alone.
+        """
+        if name not in SLICE_FIELDS:
+            raise ValueError(f"cannot slice by {name!r}; expected one of {SLICE_FIELDS}")
         return str(getattr(self, name))
 
 
@@ -142,6 +150,7 @@ def load_examples(path: Path, *, licenses: Callable[[str], bool] | None = None) 
                     model=str(row.get("model") or "unknown"),
                     license=license_name,
                     id=str(row.get("id") or f"{path.name}:{lineno}"),
+                    origin=_origin_group(row.get("label_origin")),
                 )
             )
     if skipped_unlabelled:
@@ -151,6 +160,12 @@ def load_examples(path: Path, *, licenses: Callable[[str], bool] | None = None) 
     if not examples:
         raise DataError(f"{path}: no labelled rows left (after the licence filter, if any)")
     return examples
+
+
+def _origin_group(label_origin: object) -> str:
+    if not isinstance(label_origin, str) or not label_origin:
+        return "unknown"
+    return "rule" if label_origin.startswith("rule") else "human"
 
 
 def water_fill(sizes: Mapping[K, int], budget: int) -> dict[K, int]:
