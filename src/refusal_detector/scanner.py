@@ -4,7 +4,8 @@ Both follow llm-guard 0.3.16's output-scanner contract, ``scan(prompt, output) -
 risk_score)``, so they drop into ``llm_guard.scan_output([...], prompt, output)`` unchanged and
 report under the same names as llm-guard's own scanners. Differences from llm-guard, on purpose:
 
-- full mode reads the whole output through overlapping token windows (llm-guard truncates at 128
+- full mode reads the whole output through overlapping token windows, and the sentences of an output
+  longer than one window (llm-guard truncates at 128
   tokens, so a refusal after a long preamble goes unseen);
 - sentence splitting downloads nothing (llm-guard fetches nltk's punkt at run time);
 - a local model directory is loaded with onnxruntime or torch, never fetched from the Hub.
@@ -19,6 +20,8 @@ import os
 from enum import Enum
 from pathlib import Path
 from typing import Protocol, runtime_checkable
+
+import numpy as np
 
 from refusal_detector.detector import RefusalDetector
 from refusal_detector.errors import ConfigError, ModelLoadError
@@ -77,6 +80,10 @@ class NoRefusal:
             one above the threshold.
         use_onnx: True loads the ONNX backend, False the torch backend, None (the default) picks
             ONNX when the directory has ``onnx/model.onnx``. Ignored when ``model`` is a detector.
+        sentences_in_long_outputs: in full mode, an output longer than one model window that no
+            window flags is also read sentence by sentence, because one refusal sentence inside a
+            long answer is diluted in its window (measured in benchmarks/long_outputs.py). False
+            keeps full mode to the windows alone (cheaper: about 3x fewer model inputs).
 
     Raises:
         ConfigError: threshold or match_type out of range.
@@ -91,12 +98,14 @@ class NoRefusal:
         threshold: float = 0.75,
         match_type: MatchType | str = MatchType.FULL,
         use_onnx: bool | None = None,
+        sentences_in_long_outputs: bool = True,
     ) -> None:
         if not 0.0 < threshold < 1.0:
             raise ConfigError(f"threshold must be in (0, 1), got {threshold}")
         self._threshold = threshold
         self._match_type = _match_type(match_type)
         self._detector = _load_detector(model, use_onnx)
+        self._sentences_in_long_outputs = sentences_in_long_outputs
 
     @property
     def detector(self) -> RefusalDetector:
@@ -110,11 +119,22 @@ class NoRefusal:
         """
         if output.strip() == "":
             return output, True, -1.0
+        highest = 0.0
         if self._match_type is MatchType.FULL:
-            inputs = [output]
+            windows = self._detector.window_scores([output])[0]
+            reduce = np.max if self._detector.reduction == "max" else np.mean
+            score = round(float(reduce(windows)), 2)
+            if score > self._threshold:
+                logger.debug("refusal detected: score %.2f > %.2f", score, self._threshold)
+                return output, False, calculate_risk_score(score, self._threshold)
+            if len(windows) == 1 or not self._sentences_in_long_outputs:
+                return output, True, calculate_risk_score(score, self._threshold)
+            # A long output: a single refusal sentence can be diluted in a full window of
+            # answer text, so its sentences are read as well (as sentence mode does).
+            highest = score
+            inputs = [s.text for s in split_sentences(output)]
         else:
             inputs = [s.text for s in split_sentences(output)]
-        highest = 0.0
         step = self._detector.batch_size
         for start in range(0, len(inputs), step):
             for prob in self._detector.predict_proba(inputs[start : start + step]):

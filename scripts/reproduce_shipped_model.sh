@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Rebuild the shipped default model and every figure in its card, stage by stage.
+#
+#   scripts/reproduce_shipped_model.sh                 # all stages, in order
+#   scripts/reproduce_shipped_model.sh train export    # only some (each reads the previous ones' output)
+#
+# Stages: corpus, train, export, evaluate, lofo, hand, card. Paths (override with environment variables):
+#   RAW=../shared/data/raw  CORPUS=runs/corpus-ship  RUN=runs/ship-train  EVAL=runs/eval-ship
+#   LOFO=runs/lofo-ship.json  HAND=runs/hand-ship.json  SHIP=src/refusal_detector/models/refusal-detector-minilm
+# On 2 CPU cores: corpus ~1.5 min, train ~50 min (checkpoints every 200 steps; rerun the train stage and it
+# resumes), export ~3 min, evaluate ~5 min, lofo ~25 min, hand < 1 min.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+RAW="${RAW:-../shared/data/raw}"
+CORPUS="${CORPUS:-runs/corpus-ship}"
+RUN="${RUN:-runs/ship-train}"
+EVAL="${EVAL:-runs/eval-ship}"
+LOFO="${LOFO:-runs/lofo-ship.json}"
+HAND="${HAND:-runs/hand-ship.json}"
+SHIP="${SHIP:-src/refusal_detector/models/refusal-detector-minilm}"
+
+# The recipe: everything the card reports about training is read back from training_log.json.
+MAX_LENGTH=128
+TRAIN_SAMPLES=30000
+MID_WINDOWS=0.15
+
+stage_corpus() {
+    refusal-detector data build --raw "$RAW" --out "$CORPUS" --card-dir docs
+}
+
+stage_train() {
+    local resume=()
+    [[ -d "$RUN/checkpoints" ]] && resume=(--resume)
+    refusal-detector train --data "$CORPUS" --out "$RUN" --max-length "$MAX_LENGTH" \
+        --max-train-samples "$TRAIN_SAMPLES" --include-capped --mid-windows "$MID_WINDOWS" \
+        --max-eval-samples 800 --permissive-only --epochs 1 --learning-rate 5e-5 --warmup-steps 100 \
+        --save-steps 200 --save-total-limit 2 --logging-steps 50 --group-by-length --country USA \
+        "${resume[@]}"
+}
+
+stage_export() {
+    refusal-detector export --model "$RUN" --data "$CORPUS" --per-channel --max-validation-samples 2000 \
+        --ship "$SHIP"
+}
+
+stage_evaluate() {
+    refusal-detector evaluate --model "$SHIP" --data "$CORPUS" --split test --by source,family,origin \
+        --out "$EVAL"
+    refusal-detector evaluate --model "$SHIP" --data "$CORPUS" --split test --by source,family,origin \
+        --first-window --no-plots --out "$EVAL-first-window"
+}
+
+stage_lofo() {
+    python benchmarks/lofo.py --data "$CORPUS" --out "$LOFO" --work-dir runs/lofo-ship \
+        --max-train-samples 3000 --max-length "$MAX_LENGTH" --learning-rate 5e-5 --warmup-steps 30 \
+        --include-capped --mid-windows "$MID_WINDOWS"
+}
+
+stage_hand() {
+    python benchmarks/hand_labelled.py --model "$SHIP" --json "$HAND"
+}
+
+stage_card() {
+    local extra=()
+    [[ -f "$LOFO" ]] && extra+=(--lofo "$LOFO")
+    refusal-detector card --model "$SHIP" --eval "$EVAL" --datacard "$CORPUS/datacard.json" \
+        "${extra[@]}" "${CARD_NOTES[@]/#/--note=}"
+}
+
+CARD_NOTES=()
+if [[ -f scripts/card_notes.txt ]]; then
+    mapfile -t CARD_NOTES < scripts/card_notes.txt
+fi
+
+stages=("$@")
+[[ ${#stages[@]} -eq 0 ]] && stages=(corpus train export evaluate lofo hand card)
+for stage in "${stages[@]}"; do
+    echo "== $stage ($(date -u +%H:%M:%S))" >&2
+    "stage_$stage"
+done
