@@ -92,9 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     train_all = load_examples(resolve_split(args.data, "train"))
     if args.include_capped:
-        from refusal_detector.training.train import _capped_train_rows
+        from refusal_detector.training.train import capped_train_rows
 
-        train_all += _capped_train_rows(args.data, None)
+        train_all += capped_train_rows(args.data, None)
     val_all = load_examples(resolve_split(args.data, "validation"))
     test_all = load_examples(resolve_split(args.data, "test"))
     settings = {

@@ -227,3 +227,19 @@ def test_origin_slices_human_and_rule_labels(tmp_path: Path) -> None:
     ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     assert [e.field("origin") for e in load_examples(path)] == ["human", "human", "rule", "unknown"]
+
+
+def test_capped_train_rows_takes_only_the_train_split(tmp_path: Path) -> None:
+    from refusal_detector.training.train import capped_train_rows
+
+    rows = [
+        {"id": "a", "text": "x", "label": 0, "split": "train"},
+        {"id": "b", "text": "y", "label": 1, "split": "test"},
+        {"id": "c", "text": "z", "label": None, "split": "train"},
+        {"id": "d", "text": "w", "label": 1, "split": "train"},
+    ]
+    (tmp_path / "balanced_out.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8"
+    )
+    assert [e.id for e in capped_train_rows(tmp_path, None)] == ["a", "d"]
+    assert capped_train_rows(tmp_path / "missing", None) == []

@@ -64,6 +64,7 @@ class Example:
     license: str = "unknown"
     id: str = ""
     origin: str = "unknown"
+    split: str = ""
 
     def field(self, name: str) -> str:
         """The slicing field ``name`` (source, family, model, license, origin) as a string.
@@ -151,6 +152,7 @@ def load_examples(path: Path, *, licenses: Callable[[str], bool] | None = None) 
                     license=license_name,
                     id=str(row.get("id") or f"{path.name}:{lineno}"),
                     origin=_origin_group(row.get("label_origin")),
+                    split=str(row.get("split") or ""),
                 )
             )
     if skipped_unlabelled:

@@ -62,6 +62,7 @@ __all__ = [
     "TRAINING_LOG_FILE",
     "EpochRow",
     "TrainResult",
+    "capped_train_rows",
     "epoch_table",
     "format_epoch_table",
     "framework_versions",
@@ -119,7 +120,7 @@ def train(config: TrainConfig, *, progress: Callable[[str], None] | None = None)
     licence_filter = is_permissive if config.permissive_only else None
     train_all = load_examples(resolve_split(config.data, "train"), licenses=licence_filter)
     if config.include_capped:
-        train_all += _capped_train_rows(config.data, licence_filter)
+        train_all += capped_train_rows(config.data, licence_filter)
     eval_all = load_examples(resolve_split(config.data, "validation"), licenses=licence_filter)
     train_rows = stratified_sample(
         train_all,
@@ -345,19 +346,13 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _capped_train_rows(data: Path, licenses: Callable[[str], bool] | None) -> list[Example]:
+def capped_train_rows(data: Path, licenses: Callable[[str], bool] | None) -> list[Example]:
     """Train-split rows of ``balanced_out.jsonl`` (set aside by the corpus caps), if present."""
     path = data / "balanced_out.jsonl"
     if not data.is_dir() or not path.is_file():
         logger.warning("--include-capped: no %s; nothing added", path)
         return []
-    train_ids: set[str] = set()
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            row = json.loads(line)
-            if row.get("split") == "train" and row.get("label") in (0, 1):
-                train_ids.add(str(row.get("id")))
-    rows = [e for e in load_examples(path, licenses=licenses) if e.id in train_ids]
+    rows = [e for e in load_examples(path, licenses=licenses) if e.split == "train"]
     logger.info("--include-capped: %d train rows from %s", len(rows), path)
     return rows
 
