@@ -222,10 +222,13 @@ class RefusalDetector:
         bounds = np.cumsum([len(windows) for windows in per_text])[:-1]
         return list(np.split(flat, bounds))
 
+    def reduce_windows(self, scores: npt.NDArray[np.float32]) -> float:
+        """One text's score from its window scores, by ``self.reduction`` (max or mean)."""
+        return float(np.max(scores) if self.reduction == "max" else np.mean(scores))
+
     def predict_proba(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         """P(REJECTION) per text as an (n,) float32 array, reduced over the text's windows."""
-        reduce = np.max if self.reduction == "max" else np.mean
-        scores = [reduce(s) for s in self.window_scores(texts)]
+        scores = [self.reduce_windows(s) for s in self.window_scores(texts)]
         return np.asarray(scores, dtype=np.float32).reshape(len(scores))
 
     def score_sentences(self, text: str) -> list[SentenceScore]:

@@ -21,8 +21,6 @@ from enum import Enum
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-import numpy as np
-
 from refusal_detector.detector import RefusalDetector
 from refusal_detector.errors import ConfigError, ModelLoadError
 from refusal_detector.segment import split_sentences
@@ -122,8 +120,7 @@ class NoRefusal:
         highest = 0.0
         if self._match_type is MatchType.FULL:
             windows = self._detector.window_scores([output])[0]
-            reduce = np.max if self._detector.reduction == "max" else np.mean
-            score = round(float(reduce(windows)), 2)
+            score = round(self._detector.reduce_windows(windows), 2)
             if score > self._threshold:
                 logger.debug("refusal detected: score %.2f > %.2f", score, self._threshold)
                 return output, False, calculate_risk_score(score, self._threshold)
