@@ -15,7 +15,9 @@ below rather than reproduce the main model.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import shutil
 import sys
 import time
 from collections import Counter
@@ -124,6 +126,14 @@ def main(argv: list[str] | None = None) -> int:
         _write_split(corpus / "train.jsonl", [e for e in train_all if e.family != family])
         _write_split(corpus / "validation.jsonl", [e for e in val_all if e.family != family])
         model_dir = work / "model"
+        # Never resume a checkpoint left by a run on other data or settings: fingerprint both.
+        digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+        for name in ("train.jsonl", "validation.jsonl"):
+            digest.update((corpus / name).read_bytes())
+        stamp = work / "fingerprint.txt"
+        if model_dir.exists() and (not stamp.is_file() or stamp.read_text() != digest.hexdigest()):
+            shutil.rmtree(model_dir)
+        stamp.write_text(digest.hexdigest())
         run = train(
             TrainConfig(
                 data=corpus,
