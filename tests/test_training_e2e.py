@@ -215,6 +215,12 @@ def test_resume_continues_from_the_last_checkpoint(tmp_path: Path) -> None:
     assert [r.step for r in second.epochs] == [5, 10]
     log = json.loads((tmp_path / "m" / "training_log.json").read_text())
     assert log["resumed_from"].endswith("checkpoint-5")
+    # The same checkpoints cannot be resumed on other data.
+    other = write_corpus(tmp_path / "other")
+    rows = (other / "train.jsonl").read_text().splitlines()
+    (other / "train.jsonl").write_text("\n".join(rows[:-1]) + "\n")
+    with pytest.raises(ConfigError, match="trained on other data"):
+        train(TrainConfig(**{**common, "data": other}, num_train_epochs=3, resume=True))  # type: ignore[arg-type]
 
 
 def test_mid_window_examples_are_later_inference_windows_of_long_normals(tmp_path: Path) -> None:

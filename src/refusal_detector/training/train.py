@@ -14,6 +14,7 @@ final model, the log and the emissions record.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -157,6 +158,11 @@ def train(config: TrainConfig, *, progress: Callable[[str], None] | None = None)
         train_dataset.extend(mid)
         logger.info("added %d mid-text NORMAL windows", len(mid))
     eval_dataset = _EncodedDataset(tokenizer, eval_rows, max_length=max_length)
+    _stamp_data(
+        checkpoint_dir,
+        _data_fingerprint(base_model, max_length, config.mid_windows, train_rows, eval_rows),
+        resuming=resume_from is not None,
+    )
 
     # Pinned memory only helps when copying to an accelerator; on CPU it just warns.
     args = TrainingArguments(
@@ -297,6 +303,42 @@ def framework_versions() -> dict[str, str | None]:
             versions[name] = None
     versions["python"] = platform.python_version()
     return versions
+
+
+DATA_STAMP = "data_fingerprint.txt"
+
+
+def _data_fingerprint(
+    base_model: str,
+    max_length: int,
+    mid_windows: float,
+    train_rows: Sequence[Example],
+    eval_rows: Sequence[Example],
+) -> str:
+    """What a checkpoint was trained on: base model, length, and every sampled row."""
+    digest = hashlib.sha256(f"{base_model}\n{max_length}\n{mid_windows}\n".encode())
+    for split, rows in (("train", train_rows), ("eval", eval_rows)):
+        for row in rows:
+            digest.update(f"{split}\t{row.id}\t{row.label}\t{row.text}\n".encode())
+    return digest.hexdigest()
+
+
+def _stamp_data(checkpoint_dir: Path, fingerprint: str, *, resuming: bool) -> None:
+    """Refuse to resume checkpoints made from other data; record the data of a new run.
+
+    Changing epochs or other schedule settings on resume is allowed (extending a run is a normal
+    use of ``--resume``); changing the sampled rows, base model or max_length is not.
+    """
+    stamp = checkpoint_dir / DATA_STAMP
+    if resuming and stamp.is_file() and stamp.read_text(encoding="utf-8").strip() != fingerprint:
+        raise ConfigError(
+            f"{checkpoint_dir} holds checkpoints trained on other data (the corpus, sampling, base "
+            "model or max_length changed since); choose another --out or delete the checkpoints"
+        )
+    if resuming and not stamp.is_file():
+        logger.warning("%s has no data fingerprint; cannot check the resumed data", checkpoint_dir)
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(fingerprint + "\n", encoding="utf-8")
 
 
 def _resume_point(checkpoint_dir: Path, *, resume: bool) -> str | None:
