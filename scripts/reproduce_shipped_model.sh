@@ -22,7 +22,7 @@ SHIP="${SHIP:-src/refusal_detector/models/refusal-detector-minilm}"
 
 # The recipe: everything the card reports about training is read back from training_log.json.
 MAX_LENGTH=128
-TRAIN_SAMPLES=30000
+TRAIN_SAMPLES=40000
 MID_WINDOWS=0.15
 
 stage_corpus() {

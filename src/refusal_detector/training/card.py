@@ -527,8 +527,24 @@ def render_card(inputs: CardInputs) -> str:
         f"--learning-rate {cfg.get('learning_rate')} --warmup-steps {cfg.get('warmup_steps')} "
         f"--save-steps {cfg.get('save_steps')} "
         + ("--group-by-length " if cfg.get("group_by_length") else "")
+        + ("--include-capped " if cfg.get("include_capped") else "")
+        + (f"--mid-windows {cfg['mid_windows']} " if cfg.get("mid_windows") else "")
+        + ("--permissive-only " if cfg.get("permissive_only") else "")
         + f"--country {cfg.get('country_iso_code')}"
     )
+    lofo_settings = (inputs.lofo or {}).get("settings", {})
+    lofo_flags = "".join(
+        f" --{flag} {lofo_settings[key]}"
+        for key, flag in (
+            ("max_train_samples", "max-train-samples"),
+            ("max_length", "max-length"),
+            ("epochs", "epochs"),
+            ("learning_rate", "learning-rate"),
+            ("warmup_steps", "warmup-steps"),
+            ("mid_windows", "mid-windows"),
+        )
+        if lofo_settings.get(key) is not None
+    ) + (" --include-capped" if lofo_settings.get("include_capped") else "")
     sections = [
         _front_matter(inputs),
         "",
@@ -610,14 +626,17 @@ def render_card(inputs: CardInputs) -> str:
         "",
         "## Reproduce",
         "",
+        "`scripts/reproduce_shipped_model.sh` in the repository runs these stages in order (and "
+        "the hand-written-set benchmark); each figure above comes from one of them.",
+        "",
         "```bash",
         f"refusal-detector data build --raw ../shared/data/raw --out {data}",
         train_cmd,
         f"refusal-detector export --model {out} --data {data} {export_flags}"
         "--ship src/refusal_detector/models/refusal-detector-minilm",
         "refusal-detector evaluate --model src/refusal_detector/models/refusal-detector-minilm "
-        f"--data {data} --split test --by source,family --out runs/eval-default",
-        f"python benchmarks/lofo.py --data {data} --out runs/lofo.json",
+        f"--data {data} --split test --by source,family,origin --out runs/eval-default",
+        f"python benchmarks/lofo.py --data {data} --out runs/lofo.json{lofo_flags}",
         "refusal-detector card --model src/refusal_detector/models/refusal-detector-minilm "
         f"--training-log {out}/training_log.json --eval runs/eval-default "
         f"--datacard {data}/datacard.json --lofo runs/lofo.json",
