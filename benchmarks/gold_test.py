@@ -5,9 +5,10 @@ F1 against them mixes model errors with label errors. To separate the two, a sam
 labelled again, blind (readers saw prompt and response only, never the corpus label or a score),
 following ../shared/LABELING.md:
 
-- stratum ``disagree``: every test row where the reference model (the one named in the design
-  file) disagreed with the corpus label, all of them;
-- stratum ``agree``: a uniform random sample of the rows where it agreed.
+- stratum ``disagree``: every test row where the reference model (named in the design file)
+  disagreed with the corpus label, all of them;
+- stratum ``agree_new_model_disagrees``: every row where it agreed but its successor disagrees;
+- stratum ``agree``: a uniform random sample of the remaining rows.
 
 Each gold row stands for ``N_stratum / n_sampled`` test rows (a Horvitz-Thompson estimate), so the
 figures below estimate what F1 on the whole test split would be with gold labels. Any model can
