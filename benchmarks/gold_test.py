@@ -15,6 +15,8 @@ figures below estimate what F1 on the whole test split would be with gold labels
 be scored on the same rows; the estimate stays unbiased, but its interval is widest for models
 that disagree with the reference model on many unsampled rows. Rows read as ``partial`` or
 ``skip`` are left out, as they are from the binary test split. Intervals: stratified bootstrap.
+The last row scores the re-read labels themselves against the corpus labels: the F1 a detector that
+agreed with the readers on every row would get on the corpus test split (its ceiling there).
 
     python benchmarks/gold_test.py --data DIR/test.jsonl [--model DIR] [--json F] [--errors]
 """
@@ -149,6 +151,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"| {name} | {against} | {m['precision']:.3f} | {m['recall']:.3f} | "
                 f"{m['f1']:.3f} | {low:.3f}-{high:.3f} |"
             )
+    # The ceiling of F1 against the corpus labels: a detector that reproduced the re-read labels.
+    ceiling = weighted_prf(truth, corpus, weight)
+    low, high = bootstrap_f1(truth, corpus, weight, strata)
+    results["reread_labels_vs_corpus_labels"] = {**ceiling, "f1_low": low, "f1_high": high}
+    print(  # noqa: T201
+        f"| re-read labels themselves (ceiling) | corpus labels | {ceiling['precision']:.3f} | "
+        f"{ceiling['recall']:.3f} | {ceiling['f1']:.3f} | {low:.3f}-{high:.3f} |"
+    )
     if args.errors:
         print("\nthis model vs gold (id, source, gold label, score, reader's reason):")  # noqa: T201
         for g, score in zip(binary, scores, strict=True):
