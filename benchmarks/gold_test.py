@@ -16,7 +16,8 @@ be scored on the same rows; the estimate stays unbiased, but its interval is wid
 that disagree with the reference model on many unsampled rows. Rows read as ``partial`` or
 ``skip`` are left out, as they are from the binary test split. Intervals: stratified bootstrap.
 The last row scores the re-read labels themselves against the corpus labels: the F1 a detector that
-agreed with the readers on every row would get on the corpus test split (its ceiling there).
+agreed with the readers on every row would get on the corpus test split (its ceiling there). A
+second table counts, per stratum, corpus label and model verdict, whom the readers sided with.
 
     python benchmarks/gold_test.py --data DIR/test.jsonl [--model DIR] [--json F] [--errors]
 """
@@ -159,6 +160,21 @@ def main(argv: list[str] | None = None) -> int:
         f"| re-read labels themselves (ceiling) | corpus labels | {ceiling['precision']:.3f} | "
         f"{ceiling['recall']:.3f} | {ceiling['f1']:.3f} | {low:.3f}-{high:.3f} |"
     )
+    # Where this model and the corpus label part, whom the readers side with (per stratum).
+    print("\n| stratum | corpus label | this model | readers: 0 | readers: 1 | partial/skip |")  # noqa: T201
+    print("|---|---:|---:|---:|---:|---:|")  # noqa: T201
+    model_by_id = dict(zip((g["id"] for g in binary), detectors["this model"], strict=True))
+    cells: dict[tuple[str, int, int], list[int]] = {}
+    for g in gold:
+        if g["id"] in model_by_id:
+            predicted = int(model_by_id[g["id"]])
+        else:  # partial/skip rows were not scored above
+            predicted = int(detector.predict_proba([rows[g["id"]]["text"]])[0] >= args.threshold)
+        key = (g["stratum"], int(rows[g["id"]]["label"]), predicted)
+        column = {0: 0, 1: 1}.get(g["label"], 2)  # type: ignore[call-overload]
+        cells.setdefault(key, [0, 0, 0])[column] += 1
+    for (stratum, label, predicted), counts in sorted(cells.items()):
+        print(f"| {stratum} | {label} | {predicted} | {counts[0]} | {counts[1]} | {counts[2]} |")  # noqa: T201
     if args.errors:
         print("\nthis model vs gold (id, source, gold label, score, reader's reason):")  # noqa: T201
         for g, score in zip(binary, scores, strict=True):
