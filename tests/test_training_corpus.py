@@ -217,6 +217,28 @@ def test_stratified_sample_caps_each_source_first() -> None:
     assert stratified_sample(examples, max_per_source=100, seed=0) == sample
 
 
+def test_stratified_sample_reaches_the_refusal_share_water_filled_per_label() -> None:
+    examples = [Example(text=f"n{i}", label=0, source="big") for i in range(900)]
+    examples += [Example(text=f"r{i}", label=1, source="big") for i in range(60)]
+    examples += [Example(text=f"m{i}", label=1, source="small") for i in range(40)]
+    sample = stratified_sample(
+        examples, max_total=200, by=("source", "label"), refusal_share=0.45, seed=0
+    )
+    labels = Counter(e.label for e in sample)
+    assert labels == {1: 90, 0: 110}
+    # the refusal budget is water-filled over sources: the small one is kept whole (40), the big
+    # one fills the rest (50), rather than 54/36 in proportion to size
+    assert Counter(e.source for e in sample if e.label == 1) == {"big": 50, "small": 40}
+    assert len({e.text for e in sample}) == 200
+
+
+def test_refusal_share_keeps_every_refusal_when_there_are_too_few() -> None:
+    examples = [Example(text=f"n{i}", label=0) for i in range(500)]
+    examples += [Example(text=f"r{i}", label=1) for i in range(10)]
+    sample = stratified_sample(examples, max_total=100, refusal_share=0.3, seed=0)
+    assert Counter(e.label for e in sample) == {1: 10, 0: 70}
+
+
 def test_origin_slices_human_and_rule_labels(tmp_path: Path) -> None:
     path = tmp_path / "rows.jsonl"
     rows = [

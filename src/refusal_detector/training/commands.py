@@ -64,6 +64,22 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-length", type=int, default=None, metavar="N", help="tokens")
     parser.add_argument("--max-train-samples", type=int, default=None, metavar="N")
     parser.add_argument("--max-per-source", type=int, default=None, metavar="N")
+    parser.add_argument(
+        "--refusal-share",
+        type=float,
+        default=None,
+        metavar="F",
+        help="share of refusals in the training sample, each label water-filled over the "
+        "strata on its own (default: the corpus' share after the stratum caps)",
+    )
+    parser.add_argument(
+        "--sample-by",
+        type=lambda value: tuple(part.strip() for part in value.split(",") if part.strip()),
+        default=("source", "family", "label"),
+        metavar="FIELDS",
+        help="sampling strata, comma-separated Example fields (default: source,family,label; "
+        "source,label water-fills over source x label)",
+    )
     parser.add_argument("--max-eval-samples", type=int, default=None, metavar="N")
     parser.add_argument(
         "--include-capped",

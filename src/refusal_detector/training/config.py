@@ -83,6 +83,11 @@ class TrainConfig:
         max_train_samples: cap on training examples, sampled by (source, family, label) stratum
             with the largest strata cut first; None keeps all.
         max_per_source: cap on training examples from any one source (applied first).
+        refusal_share: share of REJECTION rows in the training sample (e.g. 0.3); the refusal and
+            normal budgets are water-filled separately over the ``sample_by`` strata. None keeps
+            the corpus' own share (after the stratum caps). Needs ``max_train_samples``.
+        sample_by: the Example fields whose combinations are the sampling strata, e.g.
+            ``("source", "label")`` for water-filling over source x label only.
         max_eval_samples: cap on validation examples used for the per-epoch evaluation.
         include_capped: also draw training rows from ``balanced_out.jsonl`` (labelled rows that
             the corpus build set aside for its source/model caps or class ratio), train split
@@ -106,6 +111,8 @@ class TrainConfig:
     max_length: int | None = None
     max_train_samples: int | None = None
     max_per_source: int | None = None
+    refusal_share: float | None = None
+    sample_by: tuple[str, ...] = ("source", "family", "label")
     max_eval_samples: int | None = None
     include_capped: bool = False
     mid_windows: float = 0.0
@@ -159,6 +166,17 @@ class TrainConfig:
         if self.num_train_epochs <= 0 and self.max_steps <= 0:
             raise ConfigError(
                 f"num_train_epochs must be > 0 (or max_steps > 0), got {self.num_train_epochs}"
+            )
+        if self.refusal_share is not None:
+            if not 0.0 < self.refusal_share < 1.0:
+                raise ConfigError(f"refusal_share must be in (0, 1), got {self.refusal_share}")
+            if self.max_train_samples is None:
+                raise ConfigError("refusal_share needs max_train_samples (the sample's size)")
+        allowed_strata = {"source", "family", "model", "label", "license", "origin"}
+        unknown = [name for name in self.sample_by if name not in allowed_strata]
+        if not self.sample_by or unknown:
+            raise ConfigError(
+                f"sample_by must name fields among {sorted(allowed_strata)}, got {self.sample_by}"
             )
         if not 0.0 <= self.mid_windows <= 1.0:
             raise ConfigError(f"mid_windows must be in [0, 1], got {self.mid_windows}")

@@ -213,14 +213,35 @@ def stratified_sample(
     max_per_source: int | None = None,
     by: Iterable[str] = ("source", "family", "label"),
     seed: int = 42,
+    refusal_share: float | None = None,
 ) -> list[Example]:
     """Sample examples keeping every stratum, capping the largest first.
 
     Strata are the combinations of ``by`` (fields of :class:`Example`). First each source is cut to
     ``max_per_source`` (water-filling over its strata), then the whole set to ``max_total``. The
     result is shuffled with ``seed``; with no caps the input is returned shuffled.
+
+    With ``refusal_share``, ``max_total`` is split into a REJECTION budget of
+    ``round(refusal_share * max_total)`` and a NORMAL budget of the rest, each water-filled over
+    the strata of its own label (a label with too few rows keeps all it has).
     """
     keys = tuple(by)
+    if refusal_share is not None:
+        if max_total is None:
+            raise ValueError("refusal_share needs max_total")
+        n_refusals = round(refusal_share * max_total)
+        by_label = {label: [e for e in examples if e.label == label] for label in (1, 0)}
+        mixed = stratified_sample(
+            by_label[1], max_total=n_refusals, max_per_source=max_per_source, by=keys, seed=seed
+        ) + stratified_sample(
+            by_label[0],
+            max_total=max_total - n_refusals,
+            max_per_source=max_per_source,
+            by=keys,
+            seed=seed,
+        )
+        random.Random(seed).shuffle(mixed)
+        return mixed
     rng = random.Random(seed)
     strata: dict[tuple[object, ...], list[Example]] = defaultdict(list)
     for example in examples:

@@ -127,7 +127,9 @@ def train(config: TrainConfig, *, progress: Callable[[str], None] | None = None)
         train_all,
         max_total=config.max_train_samples,
         max_per_source=config.max_per_source,
+        by=config.sample_by,
         seed=config.seed,
+        refusal_share=config.refusal_share,
     )
     eval_rows = stratified_sample(eval_all, max_total=config.max_eval_samples, seed=config.seed)
     _check_both_labels(train_rows, "train")
