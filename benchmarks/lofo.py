@@ -24,7 +24,7 @@ from collections import Counter
 from pathlib import Path
 
 from refusal_detector.training.dataset import Example, load_examples, resolve_split
-from refusal_detector.training.metrics import binary_metrics
+from refusal_detector.training.metrics import auroc, binary_metrics
 
 
 def _write_split(path: Path, examples: list[Example]) -> None:
@@ -77,6 +77,15 @@ def main(argv: list[str] | None = None) -> int:
         "--mid-windows", type=float, default=0.0, help="as train --mid-windows (default: 0)"
     )
     parser.add_argument(
+        "--refusal-share", type=float, default=None, help="as train --refusal-share (default: off)"
+    )
+    parser.add_argument(
+        "--sample-by",
+        default="source,family,label",
+        help="as train --sample-by (default: source,family,label)",
+    )
+    parser.add_argument("--permissive-only", action="store_true", help="as train --permissive-only")
+    parser.add_argument(
         "--score",
         default="windows",
         choices=("windows", "first-window"),
@@ -110,6 +119,13 @@ def main(argv: list[str] | None = None) -> int:
         "include_capped": args.include_capped,
         "mid_windows": args.mid_windows,
     }
+    # Only non-default recipe settings enter the fingerprint, so older results stay reusable.
+    if args.refusal_share is not None:
+        settings["refusal_share"] = args.refusal_share
+    if args.sample_by != "source,family,label":
+        settings["sample_by"] = args.sample_by
+    if args.permissive_only:
+        settings["permissive_only"] = True
     result: dict[str, object] = {"settings": settings, "families": {}}
     if args.out.is_file():
         previous = json.loads(args.out.read_text(encoding="utf-8"))
@@ -143,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
                 max_train_samples=args.max_train_samples,
                 max_eval_samples=100,
                 mid_windows=args.mid_windows,
+                refusal_share=args.refusal_share,
+                sample_by=tuple(args.sample_by.split(",")),
+                permissive_only=args.permissive_only,
                 num_train_epochs=args.epochs,
                 learning_rate=args.learning_rate,
                 warmup_steps=args.warmup_steps,
@@ -165,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         m = binary_metrics([e.label for e in held], scores >= 0.5)
         done[family] = {
             **m.as_dict(),
+            "auroc": auroc([e.label for e in held], scores),
             "train_examples": run.train_examples,
             "minutes": round((time.time() - started) / 60, 1),
         }
@@ -174,13 +194,13 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
             flush=True,
         )
-    print("| held-out family | n | refusals | precision | recall | F1 |")  # noqa: T201
-    print("|---|---:|---:|---:|---:|---:|")  # noqa: T201
+    print("| held-out family | n | refusals | precision | recall | F1 | AUROC |")  # noqa: T201
+    print("|---|---:|---:|---:|---:|---:|---:|")  # noqa: T201
     for family, r in done.items():
         r = dict(r)  # type: ignore[call-overload]
         print(  # noqa: T201
             f"| {family} | {r['n']} | {r['refusals']} | {r['precision']} | {r['recall']} "
-            f"| {r['f1']} |"
+            f"| {r['f1']} | {r.get('auroc')} |"
         )
     return 0
 

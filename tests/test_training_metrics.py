@@ -10,6 +10,7 @@ import pytest
 from refusal_detector.errors import DataError
 from refusal_detector.training.baselines import PhraseBaseline, default_baselines, load_phrases
 from refusal_detector.training.metrics import (
+    auroc,
     binary_metrics,
     pr_curve,
     slice_metrics,
@@ -110,3 +111,21 @@ def test_load_phrases_keeps_trailing_spaces_and_rejects_empty(tmp_path: Path) ->
     path.write_text("\n\n", encoding="utf-8")
     with pytest.raises(DataError, match="empty"):
         load_phrases(path)
+
+
+@pytest.mark.parametrize(
+    ("truth", "scores", "expected"),
+    [
+        ([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9], 1.0),
+        ([0, 0, 1, 1], [0.9, 0.8, 0.2, 0.1], 0.0),
+        ([0, 1], [0.5, 0.5], 0.5),
+        # 4 refusal/normal pairs: 0.7>0.3, 0.7>0.6, 0.4>0.3, 0.4<0.6 -> 3/4
+        ([1, 0, 1, 0], [0.7, 0.3, 0.4, 0.6], 0.75),
+    ],
+)
+def test_auroc_counts_ordered_pairs(truth: list[int], scores: list[float], expected: float) -> None:
+    assert auroc(truth, scores) == pytest.approx(expected)
+
+
+def test_auroc_is_undefined_with_one_class() -> None:
+    assert auroc([1, 1], [0.2, 0.9]) is None

@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 __all__ = [
     "BinaryMetrics",
+    "auroc",
     "binary_metrics",
     "pr_curve",
     "slice_metrics",
@@ -123,3 +124,27 @@ def pr_curve(
     precision = tp / (tp + fp)
     recall = tp / positives
     return precision, recall, sorted_scores[last]
+
+
+def auroc(y_true: npt.ArrayLike, scores: npt.ArrayLike) -> float | None:
+    """Area under the ROC curve: P(a random refusal scores above a random normal answer).
+
+    Ties count one half (the Mann-Whitney U statistic, from average ranks). None when either class
+    is missing, since the area is then undefined.
+    """
+    truth = np.asarray(y_true, dtype=bool)
+    values = np.asarray(scores, dtype=np.float64)
+    positives = int(truth.sum())
+    negatives = truth.size - positives
+    if positives == 0 or negatives == 0:
+        return None
+    order = np.argsort(values, kind="mergesort")
+    ranks = np.empty(values.size, dtype=np.float64)
+    sorted_values = values[order]
+    # Average rank (1-based) for each run of equal scores.
+    starts = np.r_[0, np.nonzero(np.diff(sorted_values))[0] + 1]
+    ends = np.r_[starts[1:], values.size]
+    for start, end in zip(starts, ends, strict=True):
+        ranks[order[start:end]] = (start + end + 1) / 2.0
+    u = ranks[truth].sum() - positives * (positives + 1) / 2.0
+    return float(u / (positives * negatives))
