@@ -23,7 +23,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from refusal_detector.training.dataset import Example, load_examples, resolve_split
+from refusal_detector.training.dataset import (
+    Example,
+    capped_train_rows,
+    load_examples,
+    resolve_split,
+)
 from refusal_detector.training.metrics import auroc, binary_metrics
 
 
@@ -103,8 +108,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     train_all = load_examples(resolve_split(args.data, "train"))
     if args.include_capped:
-        from refusal_detector.training.train import capped_train_rows
-
         train_all += capped_train_rows(args.data, None)
     val_all = load_examples(resolve_split(args.data, "validation"))
     test_all = load_examples(resolve_split(args.data, "test"))

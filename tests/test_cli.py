@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -99,3 +100,57 @@ def test_help_is_torch_free() -> None:
     )
     assert "classify" in proc.stdout
     assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_folder_without_a_model_says_it_is_not_a_model_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "notes.txt").write_text("not a model", encoding="utf-8")
+    assert main(["classify", "--model", str(tmp_path), "hi"]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path} is not a model directory" in err
+    assert "notes.txt" in err
+    assert "config.json, tokenizer.json" in err
+
+
+def _help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    with pytest.raises(SystemExit):
+        main([*argv, "--help"])
+    return " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["classify"],
+        ["predict"],
+        ["train"],
+        ["evaluate"],
+        ["export"],
+        ["card"],
+        ["data", "build"],
+        ["data", "audit-sample"],
+    ],
+)
+def test_help_states_each_default_once(
+    command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = _help(command, capsys)
+    assert "(default: None)" not in text
+    assert not re.search(r"\(default:[^)]*\)\s*\(default:", text)
+
+
+def test_out_and_data_have_one_name_with_aliases(
+    tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"text": "Sorry, I cannot help."}\n', encoding="utf-8")
+    for flag in ("--out", "--output", "-o"):
+        out = tmp_path / f"out{flag.strip('-')}.jsonl"
+        argv = ["predict", "--model", str(tiny_model_dir), "-i", str(source), flag, str(out)]
+        assert main([*argv, "--quiet"]) == 0
+        assert json.loads(out.read_text(encoding="utf-8"))["label"] in {"NORMAL", "REJECTION"}
+    for command in (["train"], ["evaluate"], ["export"], ["data", "audit-sample"]):
+        assert "--data PATH, --corpus PATH" in _help(command, capsys) or (
+            "--data DIR, --corpus DIR" in _help(command, capsys)
+        )

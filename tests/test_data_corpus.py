@@ -151,9 +151,9 @@ def test_holdout_family_goes_to_test_and_shared_components_are_dropped() -> None
 
 
 def test_water_fill_cuts_largest_strata_first() -> None:
-    assert water_fill([100, 10, 5], 35) == [20, 10, 5]
-    assert water_fill([3, 4], 100) == [3, 4]
-    assert sum(water_fill([7, 7, 7], 10)) == 10
+    assert water_fill({"a": 100, "b": 10, "c": 5}, 35) == {"a": 20, "b": 10, "c": 5}
+    assert water_fill({"a": 3, "b": 4}, 100) == {"a": 3, "b": 4}
+    assert sum(water_fill({"a": 7, "b": 7, "c": 7}, 10).values()) == 10
 
 
 def _bal(label: int, source: str, model: str, n: int, keep: bool = False) -> list[BalanceItem]:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from refusal_detector.data.balance import water_fill
 from refusal_detector.errors import DataError
 from refusal_detector.training.dataset import (
     Example,
@@ -19,7 +20,6 @@ from refusal_detector.training.dataset import (
     load_examples,
     resolve_split,
     stratified_sample,
-    water_fill,
 )
 
 REFUSALS = [
@@ -252,7 +252,7 @@ def test_origin_slices_human_and_rule_labels(tmp_path: Path) -> None:
 
 
 def test_capped_train_rows_takes_only_the_train_split(tmp_path: Path) -> None:
-    from refusal_detector.training.train import capped_train_rows
+    from refusal_detector.training.dataset import capped_train_rows
 
     rows = [
         {"id": "a", "text": "x", "label": 0, "split": "train"},

@@ -227,8 +227,7 @@ def test_mid_window_examples_are_later_inference_windows_of_long_normals(tmp_pat
     from transformers import AutoTokenizer
 
     from refusal_detector.segment import TokenWindower
-    from refusal_detector.training.dataset import Example
-    from refusal_detector.training.train import mid_window_examples
+    from refusal_detector.training.dataset import Example, mid_window_examples
 
     base = build_trainable_base(tmp_path / "base")
     tokenizer = AutoTokenizer.from_pretrained(base)

@@ -1,4 +1,15 @@
-"""The ``refusal-detector`` command line: classify, predict, info (plus data and training commands).
+"""The ``refusal-detector`` command line: ``main(argv) -> int``.
+
+Layout. The commands are flat on purpose: every model command (``classify``, ``predict``,
+``info``, ``train``, ``evaluate``, ``export``, ``card``, and the ones later packages add, such as
+``calibrate``) takes one model directory through the same ``--model DIR`` and reads as a verb on
+it, the way the original card's users already type them (``refusal-detector train``, ``...
+export``). Only ``data`` is a group, because its commands act on a corpus and never on a model.
+
+Where things live. Options and value types shared by several commands, and the one help style,
+are in :mod:`refusal_detector.cli_options`; each package registers its own commands from a
+``commands.py`` module listed in ``COMMAND_MODULES`` (a new package adds one line there). This
+module holds ``classify``, ``predict`` and ``info``.
 
 Every subcommand sets ``handler=func`` with ``func(args) -> int``. Heavy imports happen inside the
 handlers, so ``refusal-detector --help`` never imports torch. User errors print ``error: ...`` to
@@ -8,6 +19,7 @@ stderr and exit 2; ``predict`` exits 1 when some rows could not be classified.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import sys
@@ -16,12 +28,22 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from refusal_detector.cli_options import (
+    HelpFormatter,
+    add_command,
+    add_out,
+    add_quiet,
+    add_threshold,
+    model_parent,
+    positive_int,
+    progress_enabled,
+)
 from refusal_detector.errors import ConfigError, RefusalDetectorError
 
 if TYPE_CHECKING:
     from refusal_detector.detector import RefusalDetector
 
-__all__ = ["build_parser", "main"]
+__all__ = ["COMMAND_MODULES", "build_parser", "main"]
 
 EXIT_OK = 0
 EXIT_ROW_ERRORS = 1
@@ -29,45 +51,8 @@ EXIT_USAGE = 2
 
 _VERSIONED = ("refusal-detector", "numpy", "tokenizers", "onnxruntime", "torch", "transformers")
 
-
-def _positive_int(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {number}")
-    return number
-
-
-def _probability(value: str) -> float:
-    number = float(value)
-    if not 0.0 <= number <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {number}")
-    return number
-
-
-def _model_options() -> argparse.ArgumentParser:
-    parent = argparse.ArgumentParser(add_help=False)
-    group = parent.add_argument_group("model")
-    group.add_argument(
-        "--model",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="model directory (default: the shipped model)",
-    )
-    group.add_argument(
-        "--backend",
-        choices=("auto", "onnx", "torch"),
-        default="auto",
-        help="inference backend; auto = onnx if the model has onnx/model.onnx (default: auto)",
-    )
-    group.add_argument(
-        "--batch-size",
-        type=_positive_int,
-        default=32,
-        metavar="N",
-        help="texts per model call (default: 32)",
-    )
-    return parent
+COMMAND_MODULES = ("refusal_detector.data.commands", "refusal_detector.training.commands")
+"""Modules whose ``register(subparsers)`` adds their commands, in --help order."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,49 +60,52 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="refusal-detector",
         description="Classify LLM outputs as refusals (REJECTION) or normal answers (NORMAL).",
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv: debug)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    model = _model_options()
+    model = model_parent()
 
-    classify = sub.add_parser(
+    classify = add_command(
+        sub,
         "classify",
         parents=[model],
         help="classify texts given as arguments or one per line on stdin",
         description="Print one JSON line per text: {label, score}, score = P(REJECTION).",
     )
     classify.add_argument("texts", nargs="*", metavar="TEXT", help="texts (default: stdin lines)")
-    classify.add_argument(
-        "--threshold",
-        type=_probability,
-        default=0.5,
-        help="REJECTION when P(REJECTION) >= threshold (default: 0.5)",
-    )
+    add_threshold(classify)
     classify.set_defaults(handler=_classify)
 
-    predict = sub.add_parser(
+    predict = add_command(
+        sub,
         "predict",
         parents=[model],
         help="classify a JSONL, CSV or Parquet file",
         description=(
-            "Stream INPUT in chunks and write OUTPUT (format by extension: .jsonl, .csv, "
+            "Stream IN in chunks and write OUT (format by extension: .jsonl, .csv, "
             ".parquet) with every input field plus label and score = P(REJECTION). Rows whose text "
             "is missing or not a string get an error field instead; the exit code is then 1."
         ),
     )
-    predict.add_argument("--input", "-i", type=Path, required=True, metavar="IN")
-    predict.add_argument("--output", "-o", type=Path, required=True, metavar="OUT")
     predict.add_argument(
-        "--text-field", default="text", help="column holding the text (default: text)"
+        "--input",
+        "-i",
+        type=Path,
+        required=True,
+        metavar="IN",
+        help="input file (.jsonl/.ndjson, .csv or .parquet)",
     )
-    predict.add_argument("--threshold", type=_probability, default=0.5, help="(default: 0.5)")
+    add_out(predict, metavar="OUT", help="output file (.jsonl, .csv or .parquet)")
+    predict.add_argument("--text-field", default="text", help="column holding the text")
+    add_threshold(predict)
     predict.add_argument(
         "--chunk-size",
-        type=_positive_int,
+        type=positive_int,
         default=1024,
         metavar="ROWS",
-        help="rows per checkpointed chunk (default: 1024)",
+        help="rows per checkpointed chunk",
     )
     predict.add_argument(
         "--prefix",
@@ -129,19 +117,16 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="continue an interrupted run with the same arguments instead of starting over",
     )
-    predict.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    add_quiet(predict)
     predict.set_defaults(handler=_predict)
 
-    info = sub.add_parser(
-        "info", parents=[model], help="print the model directory, backend, labels and versions"
+    info = add_command(
+        sub, "info", parents=[model], help="print the model directory, backend, labels and versions"
     )
     info.set_defaults(handler=_info)
 
-    from refusal_detector.data import commands as data_commands
-    from refusal_detector.training import commands as training_commands
-
-    data_commands.register(sub)
-    training_commands.register(sub)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
     return parser
 
 
@@ -193,13 +178,13 @@ def _predict(args: argparse.Namespace) -> int:
     summary = predict_file(
         detector,
         args.input,
-        args.output,
+        args.out,
         text_field=args.text_field,
         threshold=args.threshold,
         chunk_rows=args.chunk_size,
         field_prefix=args.prefix,
         resume=args.resume,
-        progress=not args.quiet and sys.stderr.isatty(),
+        progress=progress_enabled(args),
     )
     print(summary.describe(), file=sys.stderr)  # noqa: T201
     return EXIT_ROW_ERRORS if summary.errors else EXIT_OK

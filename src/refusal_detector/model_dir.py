@@ -1,11 +1,21 @@
-"""Model directory layout and validation.
+"""Model directory layout and validation: the one home of every file name in a model directory.
 
 A model directory is the Hugging Face layout::
 
-    config.json            id2label {0: "NORMAL", 1: "REJECTION"}, max_position_embeddings
-    model.safetensors      weights for the torch backend (never pytorch_model.bin: no unpickling)
-    tokenizer.json         a `tokenizers` tokenizer (plus tokenizer_config.json and friends)
-    onnx/model.onnx        the ONNX export, with its own copy of config and tokenizer files
+    config.json                  id2label {0: "NORMAL", 1: "REJECTION"}, max_position_embeddings
+    model.safetensors            torch weights (never pytorch_model.bin: nothing is unpickled)
+    tokenizer.json               a `tokenizers` tokenizer (plus tokenizer_config.json and friends)
+    onnx/model.onnx              the ONNX export, with its own copy of config and tokenizer files
+    onnx/model_quantized.onnx    the int8 variant of a full export (the shipped layout has it as
+                                 onnx/model.onnx)
+    README.md                    the model card (``refusal-detector card``)
+    training_log.json            hyperparameters, sample and per-epoch table (``train``)
+    emissions.json               energy and CO2 per training session (``train``)
+    quantization_report.json     int8 vs fp32 on labelled rows (``export``)
+    checkpoints/                 Trainer checkpoints and data_fingerprint.txt (``train``)
+
+An evaluation directory (``refusal-detector evaluate --out DIR``) holds report.md, report.json,
+predictions.jsonl and PNG plots.
 
 Every check raises :class:`~refusal_detector.errors.ModelLoadError` naming the file at fault.
 """
@@ -16,17 +26,28 @@ import json
 from pathlib import Path
 from typing import Any
 
-from refusal_detector.errors import ModelLoadError
+from refusal_detector.errors import ConfigError, ModelLoadError
 from refusal_detector.labels import ID2LABEL
 
 __all__ = [
+    "CARD_FILE",
+    "CHECKPOINT_SUBDIR",
     "CONFIG_FILE",
+    "DATA_STAMP_FILE",
+    "EMISSIONS_FILE",
+    "INT8_FILE",
     "ONNX_FILE",
     "ONNX_SUBDIR",
+    "PREDICTIONS_FILE",
+    "PROVENANCE_FILES",
+    "QUANTIZATION_REPORT_FILE",
+    "REPORT_FILE",
+    "REPORT_MARKDOWN_FILE",
     "SAFETENSORS_FILE",
     "TOKENIZER_CONFIG_FILE",
     "TOKENIZER_FILE",
     "TOKENIZER_FILES",
+    "TRAINING_LOG_FILE",
     "check_model_dir",
     "model_max_length",
     "pad_token_id",
@@ -51,6 +72,23 @@ TOKENIZER_FILES = (
     "vocab.json",
     "merges.txt",
 )
+
+INT8_FILE = f"{ONNX_SUBDIR}/model_quantized.onnx"
+"""Where the int8 variant lives in a full export (optimum's file name for quantised models)."""
+CARD_FILE = "README.md"
+TRAINING_LOG_FILE = "training_log.json"
+EMISSIONS_FILE = "emissions.json"
+QUANTIZATION_REPORT_FILE = "quantization_report.json"
+CHECKPOINT_SUBDIR = "checkpoints"
+DATA_STAMP_FILE = "data_fingerprint.txt"
+"""Inside ``checkpoints/``: what the checkpoints were trained on, so ``--resume`` can check it."""
+PROVENANCE_FILES = (TRAINING_LOG_FILE, EMISSIONS_FILE, QUANTIZATION_REPORT_FILE, CARD_FILE)
+"""Copied into the shipping layout: what the model card is built from, and the card itself."""
+
+# An evaluation directory (refusal-detector evaluate --out DIR).
+REPORT_FILE = "report.json"
+REPORT_MARKDOWN_FILE = "report.md"
+PREDICTIONS_FILE = "predictions.jsonl"
 
 _ONNX_MAGIC_MIN_BYTES = 16
 
@@ -141,6 +179,15 @@ def check_model_dir(model_dir: Path, *, backend: str) -> dict[str, Any]:
     """
     if not model_dir.is_dir():
         raise ModelLoadError(f"{model_dir}: model directory not found")
+    if not (model_dir / CONFIG_FILE).is_file():
+        found = sorted(p.name for p in model_dir.iterdir())
+        shown = ", ".join(found[:6]) + (", ..." if len(found) > 6 else "") or "nothing"
+        raise ModelLoadError(
+            f"{model_dir / CONFIG_FILE}: file not found, so {model_dir} is not a model directory "
+            f"(it holds {shown}); a model directory holds {CONFIG_FILE}, {TOKENIZER_FILE} and "
+            f"{SAFETENSORS_FILE} or {ONNX_FILE}: pass the directory that `refusal-detector train "
+            "--out DIR` or `refusal-detector export --ship DIR` wrote"
+        )
     config = read_config(model_dir)
     tokenizer = model_dir / TOKENIZER_FILE
     if not tokenizer.is_file():
@@ -168,5 +215,5 @@ def check_model_dir(model_dir: Path, *, backend: str) -> dict[str, Any]:
         if onnx.stat().st_size < _ONNX_MAGIC_MIN_BYTES:
             raise ModelLoadError(f"{onnx}: file is truncated ({onnx.stat().st_size} bytes)")
     else:
-        raise ValueError(f"backend must be 'onnx' or 'torch', got {backend!r}")
+        raise ConfigError(f"backend must be 'onnx' or 'torch', got {backend!r}")
     return config

@@ -15,7 +15,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from refusal_detector.errors import BackendUnavailableError
+from refusal_detector.errors import BackendUnavailableError, ConfigError
 from refusal_detector.model_dir import ONNX_FILE
 
 __all__ = ["BACKEND_KINDS", "Backend", "load_backend", "resolve_backend_kind"]
@@ -42,9 +42,12 @@ def resolve_backend_kind(kind: str, model_dir: Path) -> str:
     """Turn "auto" into "onnx" (``onnx/model.onnx`` exists, onnxruntime installed) or else "torch".
 
     An explicit "onnx" or "torch" is returned unchanged: a requested backend never falls back.
+
+    Raises:
+        ConfigError: ``kind`` is not one of BACKEND_KINDS.
     """
     if kind not in BACKEND_KINDS:
-        raise ValueError(f"backend must be one of {', '.join(BACKEND_KINDS)}; got {kind!r}")
+        raise ConfigError(f"backend must be one of {', '.join(BACKEND_KINDS)}; got {kind!r}")
     if kind != "auto":
         return kind
     if (model_dir / ONNX_FILE).is_file() and _importable("onnxruntime"):
@@ -77,4 +80,4 @@ def load_backend(kind: str, model_dir: Path) -> Backend:
         from refusal_detector.backends.torch import TorchBackend
 
         return TorchBackend(model_dir)
-    raise ValueError(f"backend must be 'onnx' or 'torch'; got {kind!r}")
+    raise ConfigError(f"backend must be 'onnx' or 'torch'; got {kind!r}")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from refusal_detector.errors import DataError
+from refusal_detector.io.files import read_jsonl
 
 __all__ = [
     "DEFAULT_ANNOTATIONS",
@@ -47,14 +47,8 @@ def _lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
     if not path.exists():
         return []
     out = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}:{lineno}: invalid JSON ({exc.msg})") from exc
-        if not isinstance(obj, dict) or not isinstance(obj.get("id"), str):
+    for lineno, obj in read_jsonl(path):
+        if not isinstance(obj.get("id"), str):
             raise DataError(f"{path}:{lineno}: expected an object with a string 'id'")
         out.append((lineno, obj))
     return out

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 from typing import Any
 
 from refusal_detector.data.split import SPLITS
 from refusal_detector.errors import DataError
+from refusal_detector.io.files import atomic_write_jsonl, read_jsonl
 
 __all__ = ["draw_audit_sample"]
 
@@ -29,11 +29,9 @@ def draw_audit_sample(corpus: Path, *, n: int, seed: int, out: Path) -> int:
         if not path.exists():
             continue
         found = True
-        with path.open(encoding="utf-8") as fh:
-            for line in fh:
-                row = json.loads(line)
-                if str(row.get("label_origin", "")).startswith("rule:"):
-                    pools[int(row["label"])].append(row)
+        for _, row in read_jsonl(path):
+            if str(row.get("label_origin", "")).startswith("rule:"):
+                pools[int(row["label"])].append(row)
     if not found:
         raise DataError(f"{corpus}: no train/validation/test.jsonl; run `data build` first")
     rng = random.Random(seed)
@@ -58,7 +56,4 @@ def draw_audit_sample(corpus: Path, *, n: int, seed: int, out: Path) -> int:
             )
     rng.shuffle(sample)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", encoding="utf-8") as fh:
-        for row in sample:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    return len(sample)
+    return atomic_write_jsonl(out, sample)

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 __all__ = ["BalanceItem", "balance", "water_fill"]
+
+K = TypeVar("K", bound=Hashable)
 
 
 @dataclass(frozen=True)
@@ -27,27 +30,38 @@ class BalanceItem:
     keep_first: bool
 
 
-def water_fill(sizes: Sequence[int], target: int) -> list[int]:
-    """Per-stratum quotas summing to ``min(target, sum(sizes))`` that cut the largest first."""
-    total = sum(sizes)
-    if target >= total:
-        return list(sizes)
-    lo, hi = 0, max(sizes)
+def water_fill(sizes: Mapping[K, int], budget: int) -> dict[K, int]:
+    """Per-stratum counts summing to ``min(budget, total)`` under one common cap.
+
+    Small strata are kept whole and the largest are cut to the same cap ``t``, the largest with
+    ``sum(min(n, t)) <= budget``, so sampling keeps every stratum while capping the big ones. The
+    units left below the budget go one each to the largest strata; among strata of equal size, to
+    the one that comes first in ``sizes``.
+
+    Raises:
+        ValueError: ``budget`` is negative.
+    """
+    if budget < 0:
+        raise ValueError(f"budget must be >= 0, got {budget}")
+    total = sum(sizes.values())
+    if budget >= total:
+        return dict(sizes)
+    lo, hi = 0, max(sizes.values())
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if sum(min(s, mid) for s in sizes) <= target:
+        if sum(min(n, mid) for n in sizes.values()) <= budget:
             lo = mid
         else:
             hi = mid - 1
-    quotas = [min(s, lo) for s in sizes]
-    rest = target - sum(quotas)
-    for i in sorted(range(len(sizes)), key=lambda i: -sizes[i]):
+    counts = {key: min(n, lo) for key, n in sizes.items()}
+    rest = budget - sum(counts.values())
+    for key in sorted(sizes, key=lambda k: -sizes[k]):
         if rest <= 0:
             break
-        if sizes[i] > quotas[i]:
-            quotas[i] += 1
+        if sizes[key] > counts[key]:
+            counts[key] += 1
             rest -= 1
-    return quotas
+    return counts
 
 
 def _order_key(item: BalanceItem, seed: int) -> tuple[bool, str]:
@@ -128,9 +142,8 @@ def balance(
             strata: dict[Hashable, list[int]] = defaultdict(list)
             for i in idx:
                 strata[(items[i].source, items[i].model)].append(i)
-            keys = list(strata)
-            quotas = water_fill([len(strata[k]) for k in keys], target)
-            for key, quota in zip(keys, quotas, strict=True):
+            quotas = water_fill({key: len(members) for key, members in strata.items()}, target)
+            for key, quota in quotas.items():
                 members = sorted(strata[key], key=lambda i: _order_key(items[i], seed))
                 for i in members[quota:]:
                     drop[i] = "class_ratio"

@@ -11,17 +11,14 @@ functions. Rows the rules cannot decide go to ``review_queue.jsonl``; partial re
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import random
-import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from refusal_detector.data.adapters import ADAPTERS, Adapter
 from refusal_detector.data.annotations_io import (
@@ -38,11 +35,11 @@ from refusal_detector.data.model_names import family_of, normalise_model
 from refusal_detector.data.records import Candidate, CorpusRecord, content_id
 from refusal_detector.data.split import SPLITS, SplitItem, assign_splits
 from refusal_detector.errors import ConfigError
+from refusal_detector.io.files import ProgressBar, atomic_write_jsonl, progress
 
 __all__ = ["BuildConfig", "build_corpus", "main"]
 
 logger = logging.getLogger(__name__)
-T = TypeVar("T")
 
 LICENSE_MODES = ("permissive", "all")
 
@@ -125,15 +122,6 @@ class _Row:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _bar(it: Iterable[T], enabled: bool, **kw: Any) -> Iterator[T]:
-    if not enabled:
-        yield from it
-        return
-    from tqdm import tqdm
-
-    yield from tqdm(it, file=sys.stderr, **kw)
-
-
 def _rule_outcome(c: Candidate) -> LFResult:
     jailbroken = c.meta.get("jailbroken")
     # "not harmful" judge rows mix refusals with evasions: NORMAL needs compliance evidence
@@ -177,18 +165,6 @@ def _priority(row: _Row) -> tuple[int, int, str]:
     origin_rank = _ORIGIN_RANK.get(row.origin, 2)
     status_rank = {"binary": 0, "partial": 1, "review": 2}[row.status]
     return (origin_rank, status_rank, row.id)
-
-
-def _write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> int:
-    """Write to a temporary file and rename it, so readers never see a half-written file."""
-    n = 0
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        for obj in rows:
-            fh.write(json.dumps(obj, ensure_ascii=False) + "\n")
-            n += 1
-    os.replace(tmp, path)
-    return n
 
 
 def _record(row: _Row) -> dict[str, Any]:
@@ -410,7 +386,7 @@ def build_corpus(config: BuildConfig) -> dict[str, Any]:
     excluded: list[dict[str, Any]] = []
     rows: list[_Row] = []
     raw_counts: Counter[str] = Counter()
-    for adapter in _bar(adapters, config.progress, desc="read sources", unit="source"):
+    for adapter in progress(adapters, enabled=config.progress, desc="read sources", unit="source"):
         for cand in adapter.read(config.raw):
             raw_counts[cand.source] += 1
             model = normalise_model(cand.model_raw)
@@ -436,7 +412,7 @@ def build_corpus(config: BuildConfig) -> dict[str, Any]:
             "%d hand/audit labels match no raw row (first: %s)", len(unmatched), unmatched[0]
         )
     audit_current: dict[str, int | str | None] = {}
-    for row in _bar(rows, config.progress, desc="label", unit="row", mininterval=0.5):
+    for row in progress(rows, enabled=config.progress, desc="label", unit="row", mininterval=0.5):
         _label_row(row, verdicts.get(row.id))
         if row.id in audit:
             if row.cand.source_label is not None:
@@ -452,19 +428,13 @@ def build_corpus(config: BuildConfig) -> dict[str, Any]:
     rows = [r for r in rows if not (r.origin == "review" and r.status == "review")]
 
     # dedup over everything that reaches an output file, best-labelled rows first
-    bar = None
-    if config.progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(rows), file=sys.stderr, desc="dedup", unit="row")
-    result = deduplicate(
-        [r.cand.text for r in rows],
-        priority=lambda i: _priority(rows[i]),
-        seed=config.seed,
-        progress=bar.update if bar is not None else None,
-    )
-    if bar is not None:
-        bar.close()
+    with ProgressBar(enabled=config.progress, total=len(rows), desc="dedup", unit="row") as bar:
+        result = deduplicate(
+            [r.cand.text for r in rows],
+            priority=lambda i: _priority(rows[i]),
+            seed=config.seed,
+            progress=bar.update,
+        )
     for i, (reason, kept_i) in result.dropped.items():
         excluded.append(
             {
@@ -534,12 +504,12 @@ def build_corpus(config: BuildConfig) -> dict[str, Any]:
     review = _interleave([r for r in final if r.status == "review"], config.seed)
 
     for split in SPLITS:
-        _write_jsonl(out / f"{split}.jsonl", (_record(r) for r in corpus if r.split == split))
-    _write_jsonl(out / "partial.jsonl", (_record(r) | {"reason": r.reason} for r in partial))
-    _write_jsonl(out / "review_queue.jsonl", (_review_line(r) for r in review))
-    _write_jsonl(out / "excluded.jsonl", excluded)
+        atomic_write_jsonl(out / f"{split}.jsonl", (_record(r) for r in corpus if r.split == split))
+    atomic_write_jsonl(out / "partial.jsonl", (_record(r) | {"reason": r.reason} for r in partial))
+    atomic_write_jsonl(out / "review_queue.jsonl", (_review_line(r) for r in review))
+    atomic_write_jsonl(out / "excluded.jsonl", excluded)
     # rows dropped only by caps/ratio keep their labels: usable for extra training or analysis
-    _write_jsonl(
+    atomic_write_jsonl(
         out / "balanced_out.jsonl",
         (_record(binary[i]) | {"reason": reason} for i, reason in sorted(drops.items())),
     )

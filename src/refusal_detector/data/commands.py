@@ -10,6 +10,17 @@ import argparse
 import sys
 from pathlib import Path
 
+from refusal_detector.cli_options import (
+    add_command,
+    add_data,
+    add_out,
+    add_quiet,
+    positive_int,
+    progress_enabled,
+    ratio,
+    share,
+)
+
 __all__ = [
     "add_audit_arguments",
     "add_build_arguments",
@@ -17,20 +28,6 @@ __all__ = [
     "run_audit_sample",
     "run_build",
 ]
-
-
-def _ratio(value: str) -> float:
-    number = float(value)
-    if not 0.0 <= number < 1.0:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {number}")
-    return number
-
-
-def _share(value: str) -> float:
-    number = float(value)
-    if not 0.0 < number <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {number}")
-    return number
 
 
 def add_build_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,11 +39,8 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="raw data folder (shared/data/raw); read only",
     )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        required=True,
-        metavar="DIR",
+    add_out(
+        parser,
         help="output folder for train/validation/test.jsonl, partial, review "
         "queue, excluded rows and datacard.json",
     )
@@ -54,7 +48,7 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
         "--license",
         choices=("permissive", "all"),
         default="permissive",
-        help="permissive drops the NC sources (default: permissive)",
+        help="permissive drops the NC sources",
     )
     parser.add_argument(
         "--holdout-family",
@@ -67,34 +61,35 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("drop", "keep"),
         default="drop",
         help="with --holdout-family: drop other families' answers to held-out prompts (drop, "
-        "strict) or only near-duplicates of held-out rows (keep) (default: drop)",
+        "strict) or only near-duplicates of held-out rows (keep)",
     )
     parser.add_argument(
         "--refusal-ratio",
-        type=_ratio,
+        type=ratio,
         default=0.1,
         metavar="R",
         help="share of refusals among binary rows, reached by downsampling normal rows; "
-        "0 keeps the natural mix (default: 0.1)",
+        "0 keeps the natural mix",
     )
     parser.add_argument(
         "--cut-refusals",
         action="store_true",
-        help="also drop refusals when they exceed --refusal-ratio (default: keep every refusal)",
+        help="also drop refusals when they exceed --refusal-ratio (without it every refusal "
+        "is kept)",
     )
     parser.add_argument(
         "--max-source-share",
-        type=_share,
+        type=share,
         default=0.3,
         metavar="S",
-        help="cap of one source's share of a class (default: 0.3)",
+        help="cap of one source's share of a class",
     )
     parser.add_argument(
         "--max-model-share",
-        type=_share,
+        type=share,
         default=0.2,
         metavar="S",
-        help="cap of one model's share of a class (default: 0.2)",
+        help="cap of one model's share of a class",
     )
     parser.add_argument(
         "--annotations",
@@ -118,8 +113,8 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="also write data_card.md and data_card.json there (e.g. docs)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="split/balance seed (default: 0)")
-    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    parser.add_argument("--seed", type=int, default=0, help="split/balance seed")
+    add_quiet(parser, help="no progress bars")
 
 
 def run_build(args: argparse.Namespace) -> int:
@@ -143,7 +138,7 @@ def run_build(args: argparse.Namespace) -> int:
         annotations=args.annotations or DEFAULT_ANNOTATIONS,
         sources=tuple(args.source) if args.source else None,
         card_dir=args.card_dir,
-        progress=not args.quiet and sys.stderr.isatty(),
+        progress=progress_enabled(args),
     )
     card = build_corpus(config)
     summary = {k: card[k] for k in ("total_records", "class_ratio", "n_sources", "n_models")}
@@ -155,19 +150,11 @@ def run_build(args: argparse.Namespace) -> int:
 
 def add_audit_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``data audit-sample``."""
-    parser.add_argument(
-        "--corpus",
-        type=Path,
-        required=True,
-        metavar="DIR",
-        help="a built corpus folder (output of data build)",
-    )
-    parser.add_argument("--n", type=int, default=400, help="sample size (default: 400)")
-    parser.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
-    parser.add_argument(
-        "--out",
-        type=Path,
-        required=True,
+    add_data(parser, help="a built corpus folder (output of data build)")
+    parser.add_argument("--n", type=positive_int, default=400, help="sample size")
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed")
+    add_out(
+        parser,
         metavar="FILE",
         help="jsonl to write: id, text, prompt, source, model, rule_label, ...",
     )
@@ -177,20 +164,20 @@ def run_audit_sample(args: argparse.Namespace) -> int:
     """Handler of ``data audit-sample``."""
     from refusal_detector.data.audit import draw_audit_sample
 
-    n = draw_audit_sample(args.corpus, n=args.n, seed=args.seed, out=args.out)
+    n = draw_audit_sample(args.data, n=args.n, seed=args.seed, out=args.out)
     print(f"wrote {n} rows to {args.out}", file=sys.stderr)  # noqa: T201
     return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``data`` command group; each subcommand sets ``handler=func`` (func(args) -> int)."""
-    data = subparsers.add_parser("data", help="build and audit the labelled training corpus")
+    data = add_command(subparsers, "data", help="build and audit the labelled training corpus")
     sub = data.add_subparsers(dest="data_command", metavar="COMMAND", required=True)
-    build = sub.add_parser("build", help="build the labelled corpus from the raw sources")
+    build = add_command(sub, "build", help="build the labelled corpus from the raw sources")
     add_build_arguments(build)
     build.set_defaults(handler=run_build)
-    audit = sub.add_parser(
-        "audit-sample", help="draw a class-stratified random sample of rule-labelled rows"
+    audit = add_command(
+        sub, "audit-sample", help="draw a class-stratified random sample of rule-labelled rows"
     )
     add_audit_arguments(audit)
     audit.set_defaults(handler=run_audit_sample)

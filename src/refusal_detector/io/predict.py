@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -24,10 +22,10 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from tqdm import tqdm
 
 from refusal_detector.detector import RefusalDetector, check_threshold
 from refusal_detector.errors import ConfigError, DataError
+from refusal_detector.io.files import ProgressBar, atomic_write
 from refusal_detector.io.formats import (
     Row,
     count_rows,
@@ -133,7 +131,9 @@ def predict_file(
     schema = _parquet_schema(input_path, added) if in_fmt == "parquet" else None
 
     total = count_rows(input_path) if progress else None
-    bar = tqdm(total=total, initial=resumed, unit="row", disable=not progress, dynamic_ncols=True)
+    bar = ProgressBar(
+        enabled=progress, total=total, initial=resumed, unit="row", dynamic_ncols=True
+    )
     rows_seen, errors = resumed, sum(errs for _, _, errs in done_parts)
     try:
         chunks = _chunks(read_rows(input_path, skip=resumed), chunk_rows, text_field)
@@ -339,27 +339,10 @@ def _prepare_work_dir(
 
 
 def _write_atomic(target: Path, write: Callable[[Any], None]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(target.parent)
+    # fsynced file and directory: after kill -9 a part either exists whole or not at all
+    atomic_write(target, write, durable=True)
 
 
 def _write_json_atomic(target: Path, value: dict[str, Any]) -> None:
     data = json.dumps(value, indent=1).encode("utf-8")
     _write_atomic(target, lambda f: f.write(data))
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

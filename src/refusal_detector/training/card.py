@@ -18,6 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from refusal_detector.errors import DataError
+from refusal_detector.model_dir import (
+    CARD_FILE,
+    EMISSIONS_FILE,
+    QUANTIZATION_REPORT_FILE,
+    REPORT_FILE,
+    TRAINING_LOG_FILE,
+)
 from refusal_detector.training.ship import directory_bytes
 
 __all__ = ["CardInputs", "render_card", "write_card"]
@@ -57,13 +64,13 @@ class CardInputs:
             DataError: a named file is missing or not a JSON object; ``training_log.json`` is
                 required.
         """
-        log_path = training_log or model_dir / "training_log.json"
+        log_path = training_log or model_dir / TRAINING_LOG_FILE
         return cls(
             model_dir=model_dir,
             training_log=_read(log_path, required=True) or {},
-            emissions=_read(model_dir / "emissions.json"),
-            quantization=_read(model_dir / "quantization_report.json"),
-            evaluation=_read(eval_dir / "report.json", required=True) if eval_dir else None,
+            emissions=_read(model_dir / EMISSIONS_FILE),
+            quantization=_read(model_dir / QUANTIZATION_REPORT_FILE),
+            evaluation=_read(eval_dir / REPORT_FILE, required=True) if eval_dir else None,
             datacard=_read(datacard, required=True) if datacard else None,
             lofo=_read(lofo, required=True) if lofo else None,
             extra_notes=list(notes or []),
@@ -657,6 +664,6 @@ def render_card(inputs: CardInputs) -> str:
 
 def write_card(inputs: CardInputs, out_dir: Path) -> Path:
     """Write README.md into ``out_dir`` and return its path."""
-    path = out_dir / "README.md"
+    path = out_dir / CARD_FILE
     path.write_text(render_card(inputs), encoding="utf-8")
     return path

@@ -15,6 +15,19 @@ from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any
 
+from refusal_detector.cli_options import (
+    add_command,
+    add_data,
+    add_model,
+    add_out,
+    add_quiet,
+    add_threshold,
+    model_parent,
+    positive_int,
+    probability,
+    progress_enabled,
+)
+from refusal_detector.io.files import ProgressBar
 from refusal_detector.training.config import TRAINING_ARGUMENT_FIELDS, TrainConfig
 from refusal_detector.training.dataset import SLICE_FIELDS
 
@@ -40,7 +53,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _register_train(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "train",
         help="fine-tune a refusal classifier with transformers' Trainer",
         description=(
@@ -50,10 +64,9 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
             '"$(which refusal-detector)" train ... or torchrun --nproc-per-node N '
             '"$(which refusal-detector)" train ... (see docs/training.md).'
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--data", type=Path, required=True, metavar="DIR", help="corpus directory")
-    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="model directory")
+    add_data(parser)
+    add_out(parser, help="model directory to write (checkpoints go to DIR/checkpoints)")
     parser.add_argument(
         "--base-model",
         default=None,
@@ -61,9 +74,27 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
         help="local model directory or Hub name such as distilroberta-base "
         "(default: the packaged all-MiniLM-L6-v2)",
     )
-    parser.add_argument("--max-length", type=int, default=None, metavar="N", help="tokens")
-    parser.add_argument("--max-train-samples", type=int, default=None, metavar="N")
-    parser.add_argument("--max-per-source", type=int, default=None, metavar="N")
+    parser.add_argument(
+        "--max-length",
+        type=int,
+        default=None,
+        metavar="N",
+        help="tokens per training example (default: the base tokenizer's limit, at most 512)",
+    )
+    parser.add_argument(
+        "--max-train-samples",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="stratified sample of the training rows (default: all)",
+    )
+    parser.add_argument(
+        "--max-per-source",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="cap on training rows from any one source, applied first (default: none)",
+    )
     parser.add_argument(
         "--refusal-share",
         type=float,
@@ -80,7 +111,13 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
         help="sampling strata, comma-separated Example fields (default: source,family,label; "
         "source,label water-fills over source x label)",
     )
-    parser.add_argument("--max-eval-samples", type=int, default=None, metavar="N")
+    parser.add_argument(
+        "--max-eval-samples",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="stratified sample of the validation rows for the per-epoch evaluation (default: all)",
+    )
     parser.add_argument(
         "--include-capped",
         action="store_true",
@@ -93,7 +130,7 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
         default=0.0,
         metavar="F",
         help="extra NORMAL examples cut from later windows of long normal responses, as a "
-        "fraction of the training sample (default: 0, off)",
+        "fraction of the training sample (0 turns it off)",
     )
     parser.add_argument(
         "--permissive-only",
@@ -116,7 +153,7 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
         action="store_false",
         help="do not measure energy with codecarbon",
     )
-    parser.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    add_quiet(parser, help="no progress output")
     hyper = parser.add_argument_group(
         "TrainingArguments (same names as transformers.TrainingArguments)"
     )
@@ -124,11 +161,21 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
     for name in TRAINING_ARGUMENT_FIELDS:
         default = defaults[name]
         flag = "--" + name.replace("_", "-")
+        words = name.replace("_", " ")
         if isinstance(default, bool):
-            hyper.add_argument(flag, dest=name, action="store_true")
+            hyper.add_argument(flag, dest=name, action="store_true", help=f"turn on {words}")
             continue
         kind: Any = type(default) if default is not None else int
-        hyper.add_argument(flag, *_ALIASES.get(name, []), dest=name, type=kind, default=default)
+        metavar = {int: "N", float: "X"}.get(kind, "NAME")
+        hyper.add_argument(
+            flag,
+            *_ALIASES.get(name, []),
+            dest=name,
+            type=kind,
+            default=default,
+            metavar=metavar,
+            help=words,
+        )
     parser.set_defaults(handler=_train)
 
 
@@ -139,7 +186,7 @@ def _train(args: argparse.Namespace) -> int:
     config = TrainConfig(
         data=args.data,
         output_dir=args.out,
-        disable_tqdm=True if args.quiet or not sys.stderr.isatty() else None,
+        disable_tqdm=None if progress_enabled(args) else True,
         **{name: getattr(args, name) for name in names},
     )
     progress = None if args.quiet or sys.stderr.isatty() else _stderr_line
@@ -162,8 +209,10 @@ def _stderr_line(message: str) -> None:
 
 
 def _register_evaluate(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "evaluate",
+        parents=[model_parent()],
         help="score a labelled split; metrics per slice, phrase baselines, plots, report",
         description=(
             "Evaluate a model directory (through RefusalDetector, so the ONNX or torch backend "
@@ -171,23 +220,11 @@ def _register_evaluate(subparsers: argparse._SubParsersAction) -> None:
             "markdown report; with --out also writes report.md, report.json, predictions.jsonl "
             "and PNG plots."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
+    add_data(parser, metavar="PATH", help="corpus directory (uses --split) or a .jsonl file")
     parser.add_argument(
-        "--model",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="model directory (default: the shipped model)",
+        "--split", default="test", choices=("train", "validation", "test"), help="corpus split"
     )
-    parser.add_argument(
-        "--data",
-        type=Path,
-        required=True,
-        metavar="PATH",
-        help="corpus directory (uses --split) or a .jsonl file",
-    )
-    parser.add_argument("--split", default="test", choices=("train", "validation", "test"))
     parser.add_argument(
         "--by",
         default="source,family",
@@ -195,9 +232,7 @@ def _register_evaluate(subparsers: argparse._SubParsersAction) -> None:
         help="comma-separated slicing fields: source, family, model, license, origin (human "
         "vs rule labels)",
     )
-    parser.add_argument("--backend", default="auto", choices=("auto", "onnx", "torch"))
-    parser.add_argument("--threshold", type=float, default=0.5)
-    parser.add_argument("--batch-size", type=int, default=32)
+    add_threshold(parser)
     parser.add_argument(
         "--max-length",
         type=int,
@@ -205,14 +240,20 @@ def _register_evaluate(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help="truncate to N tokens (default: the model window)",
     )
-    parser.add_argument("--out", type=Path, default=None, metavar="REPORT_DIR")
+    add_out(
+        parser,
+        required=False,
+        metavar="REPORT_DIR",
+        help="write report.md, report.json, predictions.jsonl and plots there "
+        "(default: print the report only)",
+    )
     parser.add_argument(
         "--first-window",
         action="store_true",
         help="score only the first max_length tokens (as trained) instead of all windows",
     )
-    parser.add_argument("--no-plots", dest="plots", action="store_false")
-    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    parser.add_argument("--no-plots", dest="plots", action="store_false", help="no PNG plots")
+    add_quiet(parser)
     parser.set_defaults(handler=_evaluate)
 
 
@@ -226,10 +267,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     allowed = set(SLICE_FIELDS)
     if not set(by) <= allowed:
         raise ConfigError(f"--by takes {sorted(allowed)}; got {args.by!r}")
-    if not 0.0 <= args.threshold <= 1.0:
-        raise ConfigError(f"--threshold must be in [0, 1], got {args.threshold}")
-    bar = _progress_bar(args.quiet, "scoring")
-    try:
+    with ProgressBar(enabled=progress_enabled(args), desc="scoring", unit="text") as bar:
         report, examples, scores = evaluate_model(
             args.model or default_model_dir(),
             args.data,
@@ -240,11 +278,8 @@ def _evaluate(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             max_length=args.max_length,
             first_window=args.first_window,
-            progress=bar.update_to if bar else None,
+            progress=bar.update_to,
         )
-    finally:
-        if bar:
-            bar.close()
     if args.out is not None:
         path = write_report(report, examples, scores, args.out, plots=args.plots)
         print(path.read_text(encoding="utf-8"))  # noqa: T201
@@ -254,28 +289,29 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _register_export(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "export",
         help="export to ONNX (fp32, checked against torch) plus a validated int8 variant",
         description=(
             "Write onnx/model.onnx (fp32; logits within --atol of torch) and "
             "onnx/model_quantized.onnx (int8 dynamic quantisation; must agree with fp32 on "
-            ">= 99.5%% of the validation labels and lose <= 0.3 F1 points, else the export "
+            ">= 99.5% of the validation labels and lose <= 0.3 F1 points, else the export "
             "fails). With --ship DIR, also write the shipping layout (fp16 safetensors + int8 "
             "onnx/model.onnx, <= 100 MB) to DIR."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--model", type=Path, required=True, metavar="DIR")
-    parser.add_argument(
-        "--data",
-        type=Path,
-        default=None,
+    add_model(parser, required=True, help="trained model directory (output of train)")
+    add_data(
+        parser,
+        required=False,
         metavar="PATH",
         help="corpus directory (its validation split) or .jsonl for the int8 check",
     )
-    parser.add_argument("--opset", type=int, default=17)
-    parser.add_argument("--atol", type=float, default=1e-4)
+    parser.add_argument("--opset", type=positive_int, default=17, help="ONNX opset")
+    parser.add_argument(
+        "--atol", type=float, default=1e-4, help="allowed max |ONNX - torch| logit difference"
+    )
     parser.add_argument(
         "--no-int8", dest="int8", action="store_false", help="write the fp32 export only"
     )
@@ -284,19 +320,24 @@ def _register_export(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="per-channel int8 weights (more accurate, slightly larger)",
     )
-    parser.add_argument("--min-agreement", type=float, default=0.995)
+    parser.add_argument(
+        "--min-agreement",
+        type=probability,
+        default=0.995,
+        help="required share of validation labels on which int8 agrees with fp32",
+    )
     parser.add_argument(
         "--max-f1-drop",
-        type=float,
+        type=probability,
         default=0.003,
         help="allowed F1 loss of int8 vs fp32 (0.003 = 0.3 points)",
     )
     parser.add_argument(
         "--max-validation-samples",
-        type=int,
+        type=positive_int,
         default=None,
         metavar="N",
-        help="stratified sample of the validation rows for the int8 check",
+        help="stratified sample of the validation rows for the int8 check (default: all)",
     )
     parser.add_argument(
         "--first-window",
@@ -315,15 +356,10 @@ def _register_export(subparsers: argparse._SubParsersAction) -> None:
 
 def _export(args: argparse.Namespace) -> int:
     from refusal_detector.errors import ConfigError
+    from refusal_detector.model_dir import INT8_FILE, QUANTIZATION_REPORT_FILE
     from refusal_detector.training.dataset import load_examples, resolve_split, stratified_sample
     from refusal_detector.training.export import export_onnx
-    from refusal_detector.training.quantize import (
-        INT8_FILE,
-        QUANTIZATION_REPORT_FILE,
-        quantize_int8,
-        validate_int8,
-        write_report,
-    )
+    from refusal_detector.training.quantize import quantize_int8, validate_int8, write_report
 
     if args.int8 and args.data is None:
         raise ConfigError(
@@ -369,7 +405,8 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _register_card(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "card",
         help="write README.md (model card) into a model directory",
         description=(
@@ -377,15 +414,8 @@ def _register_card(subparsers: argparse._SubParsersAction) -> None:
             "quantization_report.json, an evaluation report.json, the corpus datacard.json and "
             "optional leave-one-family-out results, in the original card's format."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument(
-        "--model",
-        type=Path,
-        required=True,
-        metavar="DIR",
-        help="model directory to write README.md into",
-    )
+    add_model(parser, required=True, help="model directory to write README.md into")
     parser.add_argument(
         "--eval",
         type=Path,
@@ -438,26 +468,3 @@ def _card(args: argparse.Namespace) -> int:
     path = write_card(inputs, args.model)
     print(str(path))  # noqa: T201
     return 0
-
-
-class _Bar:
-    """tqdm bar driven by (done, total) callbacks."""
-
-    def __init__(self, desc: str) -> None:
-        from tqdm import tqdm
-
-        self._bar = tqdm(desc=desc, unit="text", file=sys.stderr)
-
-    def update_to(self, done: int, total: int) -> None:
-        self._bar.total = total
-        self._bar.n = done
-        self._bar.refresh()
-
-    def close(self) -> None:
-        self._bar.close()
-
-
-def _progress_bar(quiet: bool, desc: str) -> _Bar | None:
-    if quiet or not sys.stderr.isatty():
-        return None
-    return _Bar(desc)

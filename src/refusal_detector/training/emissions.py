@@ -18,12 +18,11 @@ from types import TracebackType
 from typing import Any
 
 from refusal_detector.errors import ConfigError, DataError
+from refusal_detector.io.files import atomic_write_text
 
-__all__ = ["EMISSIONS_FILE", "EmissionsSession", "EmissionsTracker", "read_emissions"]
+__all__ = ["EmissionsSession", "EmissionsTracker", "read_emissions"]
 
 logger = logging.getLogger(__name__)
-
-EMISSIONS_FILE = "emissions.json"
 
 
 @dataclass(frozen=True)
@@ -122,7 +121,7 @@ class EmissionsTracker:
         record["total_emissions_kg"] = sum(s["emissions_kg"] for s in record["sessions"])
         record["total_energy_kwh"] = sum(s["energy_kwh"] for s in record["sessions"])
         record["total_duration_s"] = sum(s["duration_s"] for s in record["sessions"])
-        path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        atomic_write_text(path, json.dumps(record, indent=2) + "\n")
 
 
 def _base_params() -> Any:

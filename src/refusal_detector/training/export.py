@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import os
-import shutil
-import tempfile
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -30,6 +27,7 @@ from transformers import (
 )
 
 from refusal_detector.errors import ExportValidationError
+from refusal_detector.io.files import atomic_copy, atomic_path
 from refusal_detector.model_dir import (
     CONFIG_FILE,
     ONNX_FILE,
@@ -80,18 +78,12 @@ def export_onnx(model_dir: Path, *, opset: int = 17, atol: float = 1e-4) -> Path
 
     target = model_dir / ONNX_FILE
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".model.", suffix=".onnx.tmp", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with atomic_path(target) as tmp:
         _torch_export(model, batch, input_names, tmp, opset=opset)
         diff = check_onnx_parity(model, tmp, batch, atol=atol)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
     for name in (CONFIG_FILE, *TOKENIZER_FILES):
         if (model_dir / name).is_file():
-            _copy_atomic(model_dir / name, model_dir / ONNX_SUBDIR / name)
+            atomic_copy(model_dir / name, model_dir / ONNX_SUBDIR / name)
     logger.info("exported %s (opset %d, max |onnx - torch| = %.2e)", target, opset, diff)
     return target
 
@@ -170,13 +162,3 @@ def check_onnx_parity(
             f"more than the tolerance atol={atol:g}"
         )
     return diff
-
-
-def _copy_atomic(source: Path, target: Path) -> None:
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        shutil.copyfile(source, tmp_name)
-        os.replace(tmp_name, target)
-    finally:
-        Path(tmp_name).unlink(missing_ok=True)

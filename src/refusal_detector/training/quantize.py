@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,23 +20,14 @@ import numpy as np
 import numpy.typing as npt
 
 from refusal_detector.errors import ExportValidationError
-from refusal_detector.model_dir import ONNX_FILE, ONNX_SUBDIR
+from refusal_detector.io.files import atomic_path
+from refusal_detector.model_dir import ONNX_FILE
 from refusal_detector.training.dataset import Example
 from refusal_detector.training.metrics import binary_metrics
 
-__all__ = [
-    "INT8_FILE",
-    "QUANTIZATION_REPORT_FILE",
-    "QuantizationReport",
-    "quantize_int8",
-    "validate_int8",
-]
+__all__ = ["QuantizationReport", "quantize_int8", "validate_int8", "write_report"]
 
 logger = logging.getLogger(__name__)
-
-INT8_FILE = f"{ONNX_SUBDIR}/model_quantized.onnx"
-"""Where the int8 variant lives in a full export (optimum's file name for quantised models)."""
-QUANTIZATION_REPORT_FILE = "quantization_report.json"
 
 
 @dataclass(frozen=True)
@@ -76,13 +65,8 @@ def quantize_int8(fp32_path: Path, int8_path: Path, *, per_channel: bool = False
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     int8_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".int8.", suffix=".onnx.tmp", dir=int8_path.parent)
-    os.close(fd)
-    try:
-        quantize_dynamic(fp32_path, tmp_name, weight_type=QuantType.QInt8, per_channel=per_channel)
-        os.replace(tmp_name, int8_path)
-    finally:
-        Path(tmp_name).unlink(missing_ok=True)
+    with atomic_path(int8_path) as tmp:
+        quantize_dynamic(fp32_path, tmp, weight_type=QuantType.QInt8, per_channel=per_channel)
     logger.info(
         "quantised %s (%.1f MB) -> %s (%.1f MB)",
         fp32_path,

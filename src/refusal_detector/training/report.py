@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from refusal_detector.model_dir import PREDICTIONS_FILE, REPORT_FILE, REPORT_MARKDOWN_FILE
 from refusal_detector.training.dataset import Example
 from refusal_detector.training.evaluate import EvaluationReport
 from refusal_detector.training.metrics import BinaryMetrics
@@ -189,10 +190,10 @@ def write_report(
             name = f"f1_by_{field_name}.png"
             plot_f1_by_slice(report, field_name, out_dir / name)
             written.append(name)
-    (out_dir / "report.json").write_text(
+    (out_dir / REPORT_FILE).write_text(
         json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8"
     )
-    with (out_dir / "predictions.jsonl").open("w", encoding="utf-8") as handle:
+    with (out_dir / PREDICTIONS_FILE).open("w", encoding="utf-8") as handle:
         for example, score in zip(examples, values, strict=True):
             record = {
                 "id": example.id,
@@ -202,6 +203,6 @@ def write_report(
                 "score": round(float(score), 6),
             }
             handle.write(json.dumps(record) + "\n")
-    path = out_dir / "report.md"
+    path = out_dir / REPORT_MARKDOWN_FILE
     path.write_text(render_markdown(report, plots=written), encoding="utf-8")
     return path

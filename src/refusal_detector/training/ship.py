@@ -27,21 +27,16 @@ from refusal_detector.model_dir import (
     CONFIG_FILE,
     ONNX_FILE,
     ONNX_SUBDIR,
+    PROVENANCE_FILES,
     SAFETENSORS_FILE,
     TOKENIZER_FILES,
 )
 
-__all__ = ["PROVENANCE_FILES", "SHIP_MAX_BYTES", "ShipReport", "directory_bytes", "ship_model"]
+__all__ = ["SHIP_MAX_BYTES", "ShipReport", "directory_bytes", "ship_model"]
 
 logger = logging.getLogger(__name__)
 
 SHIP_MAX_BYTES = 100_000_000
-PROVENANCE_FILES = (
-    "training_log.json",
-    "emissions.json",
-    "quantization_report.json",
-    "README.md",
-)
 
 
 @dataclass(frozen=True)

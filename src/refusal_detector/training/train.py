@@ -41,8 +41,13 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from refusal_detector.errors import ConfigError
 from refusal_detector.labels import ID2LABEL, LABEL2ID
-from refusal_detector.training.config import (
+from refusal_detector.model_dir import (
     CHECKPOINT_SUBDIR,
+    DATA_STAMP_FILE,
+    EMISSIONS_FILE,
+    TRAINING_LOG_FILE,
+)
+from refusal_detector.training.config import (
     MAX_DEFAULT_LENGTH,
     PACKAGED_BASE_MODEL,
     TrainConfig,
@@ -51,29 +56,22 @@ from refusal_detector.training.config import (
 from refusal_detector.training.dataset import (
     Example,
     describe,
-    is_permissive,
-    load_examples,
-    resolve_split,
-    stratified_sample,
+    mid_window_examples,
+    training_rows,
 )
-from refusal_detector.training.emissions import EMISSIONS_FILE, EmissionsTracker
+from refusal_detector.training.emissions import EmissionsTracker
 from refusal_detector.training.metrics import binary_metrics
 
 __all__ = [
-    "TRAINING_LOG_FILE",
     "EpochRow",
     "TrainResult",
-    "capped_train_rows",
     "epoch_table",
     "format_epoch_table",
     "framework_versions",
-    "mid_window_examples",
     "train",
 ]
 
 logger = logging.getLogger(__name__)
-
-TRAINING_LOG_FILE = "training_log.json"
 
 
 @dataclass(frozen=True)
@@ -118,29 +116,9 @@ def train(config: TrainConfig, *, progress: Callable[[str], None] | None = None)
     checkpoint_dir = config.output_dir / CHECKPOINT_SUBDIR
     resume_from = _resume_point(checkpoint_dir, resume=config.resume)
 
-    licence_filter = is_permissive if config.permissive_only else None
-    train_all = load_examples(resolve_split(config.data, "train"), licenses=licence_filter)
-    if config.include_capped:
-        train_all += capped_train_rows(config.data, licence_filter)
-    eval_all = load_examples(resolve_split(config.data, "validation"), licenses=licence_filter)
-    train_rows = stratified_sample(
-        train_all,
-        max_total=config.max_train_samples,
-        max_per_source=config.max_per_source,
-        by=config.sample_by,
-        seed=config.seed,
-        refusal_share=config.refusal_share,
-    )
-    eval_rows = stratified_sample(eval_all, max_total=config.max_eval_samples, seed=config.seed)
-    _check_both_labels(train_rows, "train")
-    _check_both_labels(eval_rows, "validation")
-    logger.info(
-        "training on %d of %d examples, evaluating on %d of %d",
-        len(train_rows),
-        len(train_all),
-        len(eval_rows),
-        len(eval_all),
-    )
+    rows = training_rows(config)
+    train_all, train_rows = rows.train_all, rows.train
+    eval_all, eval_rows = rows.eval_all, rows.eval
 
     tokenizer = AutoTokenizer.from_pretrained(base_model)
     max_length = config.max_length or min(int(tokenizer.model_max_length), MAX_DEFAULT_LENGTH)
@@ -307,9 +285,6 @@ def framework_versions() -> dict[str, str | None]:
     return versions
 
 
-DATA_STAMP = "data_fingerprint.txt"
-
-
 def _data_fingerprint(
     base_model: str,
     max_length: int,
@@ -331,7 +306,7 @@ def _stamp_data(checkpoint_dir: Path, fingerprint: str, *, resuming: bool) -> No
     Changing epochs or other schedule settings on resume is allowed (extending a run is a normal
     use of ``--resume``); changing the sampled rows, base model or max_length is not.
     """
-    stamp = checkpoint_dir / DATA_STAMP
+    stamp = checkpoint_dir / DATA_STAMP_FILE
     if resuming and stamp.is_file() and stamp.read_text(encoding="utf-8").strip() != fingerprint:
         raise ConfigError(
             f"{checkpoint_dir} holds checkpoints trained on other data (the corpus, sampling, base "
@@ -357,14 +332,6 @@ def _resume_point(checkpoint_dir: Path, *, resume: bool) -> str | None:
     return last
 
 
-def _check_both_labels(rows: Sequence[Example], split: str) -> None:
-    labels = {row.label for row in rows}
-    if labels != {0, 1}:
-        raise ConfigError(
-            f"the {split} split needs both labels (0 NORMAL and 1 REJECTION); found only {labels}"
-        )
-
-
 def _compute_metrics(eval_pred: Any) -> dict[str, float]:
     logits, labels = eval_pred
     predictions = np.asarray(logits).argmax(axis=-1)
@@ -388,58 +355,6 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     return value
-
-
-def capped_train_rows(data: Path, licenses: Callable[[str], bool] | None) -> list[Example]:
-    """Train-split rows of ``balanced_out.jsonl`` (set aside by the corpus caps), if present."""
-    path = data / "balanced_out.jsonl"
-    if not data.is_dir() or not path.is_file():
-        logger.warning("--include-capped: no %s; nothing added", path)
-        return []
-    rows = [e for e in load_examples(path, licenses=licenses) if e.split == "train"]
-    logger.info("--include-capped: %d train rows from %s", len(rows), path)
-    return rows
-
-
-def mid_window_examples(
-    tokenizer: Any, examples: Sequence[Example], *, n: int, max_length: int, seed: int
-) -> list[dict[str, Any]]:
-    """Up to ``n`` NORMAL training items, each one later window (not the first) of a long NORMAL
-    response, cut exactly as :class:`~refusal_detector.segment.TokenWindower` cuts texts at
-    inference. Sources are water-filled so that no source dominates; one window per response."""
-    import random
-
-    from refusal_detector.segment import TokenWindower
-    from refusal_detector.training.dataset import water_fill
-
-    windower = TokenWindower(tokenizer.backend_tokenizer, max_length=max_length)
-    # a rough character pre-filter (a WordPiece token is >= 1 character) before tokenising
-    pool = [e for e in examples if e.label == 0 and len(e.text) > windower.content_size * 2]
-    counts = windower.count_tokens([e.text for e in pool]) if pool else []
-    by_source: dict[str, list[Example]] = {}
-    for example, n_tokens in zip(pool, counts, strict=True):
-        if n_tokens > windower.content_size + windower.stride // 2:
-            by_source.setdefault(example.source, []).append(example)
-    quotas = water_fill({k: len(v) for k, v in by_source.items()}, n)
-    rng = random.Random(seed)
-    chosen: list[Example] = []
-    for source in sorted(by_source):
-        rows = list(by_source[source])
-        rng.shuffle(rows)
-        chosen.extend(rows[: quotas[source]])
-    names = list(tokenizer.model_input_names)
-    items = []
-    for windows in windower.windows([e.text for e in chosen]):
-        if len(windows) < 2:
-            continue
-        ids = rng.choice(windows[1:]).ids
-        item: dict[str, Any] = {"input_ids": list(ids), "labels": 0}
-        if "attention_mask" in names:
-            item["attention_mask"] = [1] * len(ids)
-        if "token_type_ids" in names:
-            item["token_type_ids"] = [0] * len(ids)
-        items.append(item)
-    return items
 
 
 class _EncodedDataset:

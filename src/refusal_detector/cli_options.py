@@ -1,0 +1,214 @@
+"""The command line's shared vocabulary: one help style, value types and the common options.
+
+Every ``refusal-detector`` subcommand is created with :func:`add_command` (so all of them print help
+the same way) and takes its common options from here, so that a flag means one thing everywhere:
+
+- ``--model DIR`` a model directory; with ``--backend`` and ``--batch-size`` from
+  :func:`model_parent` for the commands that run a model;
+- ``--data PATH`` a corpus directory (or one ``.jsonl`` split); ``--corpus`` is its alias;
+- ``--out PATH`` where results go; ``--output``/``-o`` are its aliases;
+- ``--quiet``/``-q`` no progress bar; :func:`progress_enabled` also turns bars off when stderr is
+  not a terminal.
+
+Value types (:func:`positive_int`, :func:`probability`, :func:`ratio`, :func:`share`) reject bad
+values while parsing, so the error names the flag. Nothing here imports more than argparse.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from refusal_detector.backends import BACKEND_KINDS
+
+__all__ = [
+    "HelpFormatter",
+    "add_command",
+    "add_data",
+    "add_model",
+    "add_out",
+    "add_quiet",
+    "add_threshold",
+    "model_parent",
+    "positive_int",
+    "probability",
+    "progress_enabled",
+    "ratio",
+    "share",
+]
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """One help style: ``(default: X)`` is added once, by the formatter, where there is a value.
+
+    Help text never states a literal default itself; it may describe what a missing value means
+    ("default: the shipped model"), and then the formatter adds nothing.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (
+            "default" in text
+            or not action.option_strings
+            or action.required
+            or action.default in (None, False, "", [], argparse.SUPPRESS)
+            or isinstance(action, argparse._StoreConstAction)
+        ):
+            return text
+        return f"{text} (default: %(default)s)" if text else "default: %(default)s"
+
+
+def add_command(
+    subparsers: argparse._SubParsersAction,
+    name: str,
+    *,
+    help: str,
+    description: str | None = None,
+    parents: Sequence[argparse.ArgumentParser] = (),
+) -> argparse.ArgumentParser:
+    """Add subcommand ``name`` with the shared help style; ``description`` defaults to ``help``."""
+    return subparsers.add_parser(
+        name,
+        help=help,
+        description=description or help[:1].upper() + help[1:] + ".",
+        parents=list(parents),
+        formatter_class=HelpFormatter,
+    )
+
+
+def _number(value: str, kind: type[int] | type[float]) -> Any:
+    try:
+        return kind(value)
+    except ValueError:
+        name = "an integer" if kind is int else "a number"
+        raise argparse.ArgumentTypeError(f"expected {name}, got {value!r}") from None
+
+
+def positive_int(value: str) -> int:
+    """An integer >= 1."""
+    number: int = _number(value, int)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {number}")
+    return number
+
+
+def probability(value: str) -> float:
+    """A number in [0, 1]."""
+    number: float = _number(value, float)
+    if not 0.0 <= number <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {number}")
+    return number
+
+
+def ratio(value: str) -> float:
+    """A number in [0, 1): a share of rows where 1 would leave no room for the other class."""
+    number: float = _number(value, float)
+    if not 0.0 <= number < 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {number}")
+    return number
+
+
+def share(value: str) -> float:
+    """A number in (0, 1]: a cap on a share, where 0 would keep nothing."""
+    number: float = _number(value, float)
+    if not 0.0 < number <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {number}")
+    return number
+
+
+def add_model(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    *,
+    required: bool = False,
+    help: str = "model directory (default: the shipped model)",
+) -> None:
+    """``--model DIR``: a model directory (None when optional and not given: the shipped model)."""
+    parser.add_argument(
+        "--model", type=Path, required=required, default=None, metavar="DIR", help=help
+    )
+
+
+def model_parent() -> argparse.ArgumentParser:
+    """Parent parser of the commands that run a model: --model, --backend and --batch-size."""
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("model")
+    add_model(group)
+    group.add_argument(
+        "--backend",
+        choices=BACKEND_KINDS,
+        default="auto",
+        help="inference backend; auto = onnx if the model has onnx/model.onnx",
+    )
+    group.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=32,
+        metavar="N",
+        help="texts per model call",
+    )
+    return parent
+
+
+def add_data(
+    parser: argparse.ArgumentParser,
+    *,
+    required: bool = True,
+    help: str = "corpus directory (output of data build)",
+    metavar: str = "DIR",
+) -> None:
+    """``--data PATH`` (alias ``--corpus``): a built corpus directory or one of its ``.jsonl``."""
+    parser.add_argument(
+        "--data",
+        "--corpus",
+        dest="data",
+        type=Path,
+        required=required,
+        default=None,
+        metavar=metavar,
+        help=help,
+    )
+
+
+def add_out(
+    parser: argparse.ArgumentParser,
+    *,
+    required: bool = True,
+    help: str,
+    metavar: str = "DIR",
+) -> None:
+    """``--out PATH`` (aliases ``--output``, ``-o``): where a command writes its results."""
+    parser.add_argument(
+        "--out",
+        "--output",
+        "-o",
+        dest="out",
+        type=Path,
+        required=required,
+        default=None,
+        metavar=metavar,
+        help=help,
+    )
+
+
+def add_threshold(parser: argparse.ArgumentParser, *, default: float = 0.5) -> None:
+    """``--threshold P``: REJECTION when P(REJECTION) >= P."""
+    parser.add_argument(
+        "--threshold",
+        type=probability,
+        default=default,
+        metavar="P",
+        help="REJECTION when P(REJECTION) >= P",
+    )
+
+
+def add_quiet(parser: argparse.ArgumentParser, *, help: str = "no progress bar") -> None:
+    """``--quiet``/``-q``; read it with :func:`progress_enabled`."""
+    parser.add_argument("--quiet", "-q", action="store_true", help=help)
+
+
+def progress_enabled(args: argparse.Namespace) -> bool:
+    """Show progress bars: not ``--quiet`` and stderr is a terminal."""
+    return not args.quiet and sys.stderr.isatty()
