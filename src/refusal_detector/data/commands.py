@@ -181,3 +181,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_audit_arguments(audit)
     audit.set_defaults(handler=run_audit_sample)
+    from refusal_detector.data import gold_draw
+
+    draw = sub.add_parser(
+        "gold-draw", help="hold out gold groups; write blind gold and review files for readers"
+    )
+    gold_draw.add_arguments(draw)
+    draw.set_defaults(handler=gold_draw.run)

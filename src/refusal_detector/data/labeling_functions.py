@@ -715,7 +715,13 @@ HARM_LABEL_SOURCES = (
     "jailbreakbench_artifacts",
     "jbb_judge_comparison",
     "jailbreakeval_judge_sets",
+    "adaptive_attacks",
+    "refusal_stability",
+    "past_tense",
 )
+# a "not harmful" verdict without refusal evidence is review here, not NORMAL: off-topic role-play
+# (gptfuzz), "Sure, here is ... <redacted>" or non-English refusals (attack logs, judge studies)
+STRICT_NOT_JAILBROKEN = ("gptfuzz", "adaptive_attacks", "refusal_stability", "past_tense")
 
 
 def apply_source_rules(source: str, jailbroken: bool | None, lf: LFResult) -> LFResult:
@@ -740,6 +746,6 @@ def apply_source_rules(source: str, jailbroken: bool | None, lf: LFResult) -> LF
         return LFResult(None, lf.score, lf.votes, lf.rule, False, "jailbroken but refusal cues")
     if lf.label == 1:
         return LFResult(1, lf.score, lf.votes, f"{source}_not_jailbroken+lf", False, lf.reason)
-    if source == "gptfuzz" and lf.refusal_evidence == 0:
+    if source in STRICT_NOT_JAILBROKEN and lf.refusal_evidence == 0:
         return LFResult(None, lf.score, lf.votes, lf.rule, False, "not jailbroken, no refusal cue")
     return lf

@@ -44,6 +44,13 @@ _CANONICAL: dict[str, str] = {
     "phi-3-mini-128k-instruct": "phi-3-mini-128k-instruct",
     "dolphin-llama2-7b": "dolphin-llama2-7b",
     "guanaco-13b-merged": "guanaco-13b",
+    # past_tense / adaptive_attacks spellings; R2D2 is HarmBench's adversarially trained Zephyr-7B
+    "r2d2": "zephyr-7b-r2d2",
+    "phi3": "phi-3-mini-128k-instruct",
+    "gemma2-9b": "gemma-2-9b-it",
+    "llama3-8b": "llama-3-8b-instruct",
+    "o1-mini-2024-09-12": "o1-mini",
+    "o1-preview-2024-09-12": "o1-preview",
 }
 
 # first matching pattern wins; order matters (mixtral before mistral, dolphin before llama2 ...).

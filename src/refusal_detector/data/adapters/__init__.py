@@ -26,6 +26,7 @@ class Adapter:
 
 
 from refusal_detector.data.adapters import (  # noqa: E402
+    adaptive_attacks,
     alpaca_eval_outputs,
     arena_hard_answers,
     chatgpt_refusals,
@@ -38,7 +39,9 @@ from refusal_detector.data.adapters import (  # noqa: E402
     jbb_judge_comparison,
     llm_self_defense,
     overrefusal_legal_orbench,
+    past_tense,
     refusal_direction,
+    refusal_stability,
     refusal_tokens_outputs,
     safedecoding_experts,
     safety_tuned_llamas,
@@ -63,6 +66,9 @@ _MODULES = [
     safedecoding_experts,
     alpaca_eval_outputs,
     safety_tuned_llamas,
+    adaptive_attacks,
+    refusal_stability,
+    past_tense,
 ]
 
 ADAPTERS: dict[str, Adapter] = {
