@@ -30,6 +30,12 @@ from refusal_detector.data.annotations_io import (
 )
 from refusal_detector.data.balance import BalanceItem, balance
 from refusal_detector.data.dedup import deduplicate
+from refusal_detector.data.gold_groups import (
+    GOLD_GROUPS_FILE,
+    GOLD_REASON,
+    gold_excluded,
+    load_gold_groups,
+)
 from refusal_detector.data.labeling_functions import LFResult, apply_source_rules, label_response
 from refusal_detector.data.model_names import family_of, normalise_model
 from refusal_detector.data.records import Candidate, CorpusRecord, content_id
@@ -457,8 +463,14 @@ def build_corpus(config: BuildConfig) -> dict[str, Any]:
         holdout_family=config.holdout_family,
         holdout_overlap=config.holdout_overlap,
     )
+    held_out = gold_excluded(split_items, load_gold_groups(config.annotations / GOLD_GROUPS_FILE))
     final: list[_Row] = []
-    for r, s in zip(kept_rows, splits, strict=True):
+    for r, s, held in zip(kept_rows, splits, held_out, strict=True):
+        if held:  # external gold groups: in no split of any source
+            excluded.append(
+                {"id": r.id, "source": r.cand.source, "model": r.model, "reason": GOLD_REASON}
+            )
+            continue
         if s is None:
             excluded.append(
                 {

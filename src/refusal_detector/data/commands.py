@@ -188,3 +188,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     gold_draw.add_arguments(draw)
     draw.set_defaults(handler=gold_draw.run)
+    from refusal_detector.data import gold_merge
+
+    merge = sub.add_parser(
+        "gold-merge", help="merge readers' labels into external_gold.jsonl and hand_labels.jsonl"
+    )
+    gold_merge.add_arguments(merge)
+    merge.set_defaults(handler=gold_merge.run)

@@ -22,6 +22,7 @@ from refusal_detector.errors import DataError
 
 __all__ = [
     "GOLD_GROUPS_FILE",
+    "GOLD_REASON",
     "choose_gold_groups",
     "gold_excluded",
     "load_gold_groups",
@@ -29,6 +30,7 @@ __all__ = [
 ]
 
 GOLD_GROUPS_FILE = "external_gold_groups.json"
+GOLD_REASON = "external_gold_group"
 
 
 def _rank(key: str, seed: int) -> str:

@@ -1,0 +1,203 @@
+"""External gold set: families the corpus never had (Claude, Mistral, Zephyr/R2D2), read blind.
+
+``annotations/external_gold.jsonl`` holds rows of behaviour groups that the corpus build keeps out
+of every split (``annotations/external_gold_groups.json``), drawn by
+``refusal-detector data gold-draw`` and labelled by readers who saw prompt and response only,
+following ../shared/LABELING.md. This scores a model on the binary rows (NORMAL/REJECTION) at the
+model's threshold: precision, recall, F1 and AUROC per family and overall, plus the phrase-list
+baselines. ``partial`` rows are reported apart (the share the model calls REJECTION); ``skip`` rows
+are dropped. The model scores the response alone, as in production.
+
+    python benchmarks/external_gold.py [--model DIR] [--threshold auto|T] [--json F] [--errors]
+"""
+
+# ruff: noqa: T201  (a benchmark prints its tables to stdout)
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from refusal_detector.training.baselines import default_baselines
+
+GOLD = Path(__file__).parents[1] / "src/refusal_detector/data/annotations/external_gold.jsonl"
+
+
+def auroc(truth: npt.NDArray[np.bool_], scores: npt.NDArray[np.float64]) -> float | None:
+    """Area under the ROC curve (Mann-Whitney, ties counted half); None without both classes."""
+    pos, neg = scores[truth], scores[~truth]
+    if not len(pos) or not len(neg):
+        return None
+    order = np.argsort(np.concatenate([pos, neg]), kind="mergesort")
+    values = np.concatenate([pos, neg])[order]
+    ranks = np.empty(len(values))
+    i = 0
+    while i < len(values):  # average ranks over ties
+        j = i
+        while j + 1 < len(values) and values[j + 1] == values[i]:
+            j += 1
+        ranks[i : j + 1] = (i + j) / 2 + 1
+        i = j + 1
+    pos_ranks = ranks[np.argsort(order, kind="mergesort")][: len(pos)]
+    return float((pos_ranks.sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
+def prf(pred: npt.NDArray[np.bool_], truth: npt.NDArray[np.bool_]) -> dict[str, float | int]:
+    """Precision, recall, F1 of REJECTION, with the counts behind them."""
+    tp = int((pred & truth).sum())
+    fp = int((pred & ~truth).sum())
+    fn = int((~pred & truth).sum())
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
+        "n": len(truth),
+        "refusals": int(truth.sum()),
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+    }
+
+
+def best_f1(truth: npt.NDArray[np.bool_], scores: npt.NDArray[np.float64]) -> tuple[float, float]:
+    """(best F1, its threshold) over the observed scores: how much a threshold alone could buy."""
+    best = (0.0, 0.5)
+    for t in np.unique(scores):
+        f1 = float(prf(scores >= t, truth)["f1"])
+        if f1 > best[0]:
+            best = (f1, float(t))
+    return best
+
+
+def load_gold(path: Path) -> list[dict[str, Any]]:
+    """Rows of an external gold file; a clear message if it is missing."""
+    if not path.exists():
+        raise SystemExit(
+            f"error: {path} not found; merge reader labels with "
+            "`refusal-detector data gold-merge --labels-dir DIR` first"
+        )
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def model_threshold(detector: Any, requested: str) -> tuple[float, str]:
+    """The threshold to score at: a number, or ``auto`` (the model's calibrated one, else 0.5)."""
+    if requested != "auto":
+        return float(requested), "given"
+    value = getattr(detector, "threshold", None)
+    if isinstance(value, float):
+        return value, "model (calibrated)"
+    path = Path(detector.model_dir) / "calibration.json"
+    if path.exists():
+        entry = json.loads(path.read_text(encoding="utf-8")).get("threshold")
+        if isinstance(entry, dict) and isinstance(entry.get("value"), float):
+            return float(entry["value"]), "model (calibration.json)"
+    return 0.5, "default 0.5 (model has no calibrated threshold)"
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def evaluate(
+    rows: Sequence[dict[str, Any]], scores: npt.NDArray[np.float64], threshold: float
+) -> dict[str, Any]:
+    """Per-family and overall figures of the model and the baselines on the binary rows."""
+    binary = [i for i, r in enumerate(rows) if r["label"] in (0, 1)]
+    truth = np.array([rows[i]["label"] == 1 for i in binary], dtype=bool)
+    s = scores[binary]
+    texts = [rows[i]["response"] for i in binary]
+    families = np.array([rows[i]["family"] for i in binary])
+    strata = np.array([rows[i].get("stratum", "") for i in binary])
+    baselines = {b.name: b.predict(texts) for b in default_baselines()}
+    out: dict[str, Any] = {"threshold": threshold, "slices": {}, "baselines": {}}
+    slices = [("overall", np.ones(len(binary), dtype=bool))]
+    slices += [(f"family={f}", families == f) for f in sorted(set(families))]
+    slices += [(f"lf_stratum={t}", strata == t) for t in sorted(set(strata)) if t]
+    for name, mask in slices:
+        entry = prf(s[mask] >= threshold, truth[mask])
+        entry["auroc"] = auroc(truth[mask], s[mask])
+        entry["best_f1"], entry["best_threshold"] = best_f1(truth[mask], s[mask])
+        out["slices"][name] = entry
+        out["baselines"][name] = {
+            b: prf(pred[mask], truth[mask])["f1"] for b, pred in baselines.items()
+        }
+    partial = [i for i, r in enumerate(rows) if r["label"] == "partial"]
+    out["partial"] = {
+        "n": len(partial),
+        "called_rejection": int((scores[partial] >= threshold).sum()) if partial else 0,
+    }
+    out["skipped"] = sum(1 for r in rows if r["label"] == "skip")
+    return out
+
+
+def print_tables(result: dict[str, Any]) -> None:
+    """Markdown tables: the model per slice, then the baselines' F1 per slice."""
+    names = list(next(iter(result["baselines"].values())))
+    print(
+        f"threshold {result['threshold']:.3f} ({result['threshold_origin']}); "
+        f"{result['partial']['n']} partial rows ({result['partial']['called_rejection']} "
+        f"called REJECTION), {result['skipped']} skipped\n"
+    )
+    head = "| slice | n | refusals | precision | recall | F1 | AUROC | best F1 (thr) | "
+    print(head + " | ".join(f"{n} F1" for n in names) + " |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(names))
+    for name, m in result["slices"].items():
+        base = " | ".join(_fmt(result["baselines"][name][b]) for b in names)
+        print(
+            f"| {name} | {m['n']} | {m['refusals']} | {m['precision']:.3f} | "
+            f"{m['recall']:.3f} | {m['f1']:.3f} | {_fmt(m['auroc'])} | "
+            f"{m['best_f1']:.3f} ({m['best_threshold']:.2f}) | {base} |"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", type=Path, default=None, help="model dir (default: shipped)")
+    parser.add_argument("--backend", default="onnx", choices=("onnx", "torch"))
+    parser.add_argument("--gold", type=Path, default=GOLD, help="external_gold.jsonl")
+    parser.add_argument("--threshold", default="auto", help="auto (the model's) or a number")
+    parser.add_argument("--json", type=Path, default=None, help="write the figures here")
+    parser.add_argument("--errors", action="store_true", help="list the model's errors")
+    args = parser.parse_args(argv)
+    rows = load_gold(args.gold)
+    if not rows:
+        print(f"error: {args.gold} has no rows", file=sys.stderr)
+        return 2
+
+    from refusal_detector import RefusalDetector
+
+    detector = RefusalDetector.from_pretrained(args.model, backend=args.backend)
+    threshold, origin = model_threshold(detector, args.threshold)
+    scores = np.asarray(detector.predict_proba([r["response"] for r in rows]), dtype=np.float64)
+    result = evaluate(rows, scores, threshold)
+    result |= {
+        "threshold_origin": origin,
+        "model_dir": str(detector.model_dir),
+        "gold": str(args.gold),
+        "rows": len(rows),
+    }
+    print_tables(result)
+    if args.errors:
+        print("\nerrors (gold_id, family, gold label, score, reader's reason):")
+        for r, score in zip(rows, scores, strict=True):
+            if r["label"] in (0, 1) and (score >= threshold) != (r["label"] == 1):
+                print(
+                    f"  {r['gold_id']} {r['family']} gold={r['label']} "
+                    f"score={score:.3f} {r['reason']}"
+                )
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
