@@ -31,10 +31,12 @@ from refusal_detector.data.annotations_io import (
 from refusal_detector.data.balance import BalanceItem, balance
 from refusal_detector.data.dedup import deduplicate
 from refusal_detector.data.gold_groups import (
+    GOLD_DESIGN_FILE,
     GOLD_GROUPS_FILE,
     GOLD_REASON,
     gold_excluded,
     load_gold_groups,
+    load_gold_ids,
 )
 from refusal_detector.data.labeling_functions import LFResult, apply_source_rules, label_response
 from refusal_detector.data.model_names import family_of, normalise_model
@@ -463,7 +465,11 @@ def build_corpus(config: BuildConfig) -> dict[str, Any]:
         holdout_family=config.holdout_family,
         holdout_overlap=config.holdout_overlap,
     )
-    held_out = gold_excluded(split_items, load_gold_groups(config.annotations / GOLD_GROUPS_FILE))
+    held_out = gold_excluded(
+        split_items,
+        load_gold_groups(config.annotations / GOLD_GROUPS_FILE),
+        load_gold_ids(config.annotations / GOLD_DESIGN_FILE),
+    )
     final: list[_Row] = []
     for r, s, held in zip(kept_rows, splits, held_out, strict=True):
         if held:  # external gold groups: in no split of any source

@@ -19,7 +19,8 @@ KNOWN_LIMITATIONS = [
     "humans; their error rate is estimated by the audit (see the audit section), not known "
     "per row.",
     "Harm/jailbreak labels (gptfuzz, jailbreakbench_artifacts, jbb_judge_comparison, "
-    "jailbreakeval_judge_sets) are converted only by the explicit rules in "
+    "jailbreakeval_judge_sets, and the judge fields of adaptive_attacks, refusal_stability, "
+    "past_tense) are converted only by the explicit rules in "
     "labeling_functions.apply_source_rules; gptfuzz two-persona outputs are kept out as partial.",
     "Rows the rules cannot decide (review queue) are not in train/validation/test until hand "
     "labelled, so the corpus under-represents the hardest soft refusals and hard negatives.",
@@ -31,9 +32,10 @@ KNOWN_LIMITATIONS = [
     "(refusal direction removed) are kept as compliant answers to harmful prompts.",
     "English only; the class ratio is rebalanced (see class_ratio), so corpus frequencies are "
     "not natural frequencies.",
-    "Under --license permissive there are no Claude or Mistral/Mixtral outputs at all (they are "
-    "only in the NC alpaca_eval_outputs) and few GPT-4 refusals: evaluate those families on "
-    "external data.",
+    "Claude, Mistral and Zephyr (R2D2) outputs come only from three jailbreak studies "
+    "(adaptive_attacks, refusal_stability, past_tense): harmful prompts only, 50 AdvBench "
+    "behaviours for most Claude rows, and the behaviour groups held out for the external gold set "
+    "(annotations/external_gold_groups.json) are in no split. Few GPT-4 refusals.",
     "The headline audit round was drawn from a build with the rules as they are now and "
     "labelled blind (the labeller did not see the rule label); each error rate rests on about "
     "200 rows, so its 95% interval is roughly +-2.5 points. Rule-REJECTION rows also hold about "

@@ -3,9 +3,9 @@
 The external gold set (``annotations/external_gold.jsonl``) measures families the corpus never had.
 Its rows come only from held-out behaviour groups (``annotations/external_gold_groups.json``),
 chosen by a seeded hash ranking per source so each source keeps ~70 % of its groups trainable.
-The corpus build drops every row whose behaviour key is held out, whatever its source, and every
-row that shares a split component (prompt, group or near-duplicate cluster) with such a row, so
-no gold behaviour and no near-copy of a gold response reaches train, validation or test.
+The corpus build drops every row whose behaviour key is held out, whatever its source, every row
+that shares a prompt or group with such a row, and every near-duplicate of a gold row, so no gold
+behaviour and no near-copy of a gold response reaches train, validation or test.
 """
 
 from __future__ import annotations
@@ -21,16 +21,19 @@ from refusal_detector.data.split import SplitItem, components
 from refusal_detector.errors import DataError
 
 __all__ = [
+    "GOLD_DESIGN_FILE",
     "GOLD_GROUPS_FILE",
     "GOLD_REASON",
     "choose_gold_groups",
     "gold_excluded",
     "load_gold_groups",
+    "load_gold_ids",
     "write_gold_groups",
 ]
 
 GOLD_GROUPS_FILE = "external_gold_groups.json"
 GOLD_REASON = "external_gold_group"
+GOLD_DESIGN_FILE = "external_gold_design.jsonl"
 
 
 def _rank(key: str, seed: int) -> str:
@@ -83,11 +86,38 @@ def load_gold_groups(path: Path) -> frozenset[str]:
     return frozenset(groups)
 
 
-def gold_excluded(items: Sequence[SplitItem], groups: frozenset[str]) -> list[bool]:
-    """Per row: True when it, or a row of its split component, belongs to a held-out group."""
-    if not groups:
+def gold_excluded(
+    items: Sequence[SplitItem], groups: frozenset[str], gold_ids: frozenset[str] = frozenset()
+) -> list[bool]:
+    """Per row: True when it must stay out of every split because of the external gold set.
+
+    That is a row of a held-out group, a row sharing a prompt or group with one (transitively),
+    or a near-duplicate of a gold row (same dedup cluster as a row whose id is in ``gold_ids``).
+    Near-duplicate clusters of *other* held-out rows do not spread the exclusion: stock
+    refusals cluster across thousands of prompts, and following them would empty the corpus.
+    """
+    if not groups and not gold_ids:
         return [False] * len(items)
-    comp = components(items)
+    # components over prompt and group only: each row gets a cluster of its own
+    by_prompt = components(
+        [SplitItem(it.id, it.prompt, it.group, -1 - i, it.family) for i, it in enumerate(items)]
+    )
     hit = [bool(row_keys(it.prompt, it.group) & groups) for it in items]
-    held = {comp[i] for i, h in enumerate(hit) if h}
-    return [comp[i] in held for i in range(len(items))]
+    held = {by_prompt[i] for i, h in enumerate(hit) if h}
+    gold_clusters = {it.cluster for it in items if it.id in gold_ids}
+    return [by_prompt[i] in held or it.cluster in gold_clusters for i, it in enumerate(items)]
+
+
+def load_gold_ids(path: Path) -> frozenset[str]:
+    """Record ids of a gold design file (jsonl with an ``id`` per line); absent file: none."""
+    if not path.exists():
+        return frozenset()
+    ids = set()
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            ids.add(str(json.loads(line)["id"]))
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise DataError(f"{path}:{lineno}: expected a JSON object with an 'id'") from exc
+    return frozenset(ids)
