@@ -183,15 +183,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     audit.set_defaults(handler=run_audit_sample)
     from refusal_detector.data import gold_draw
 
-    draw = sub.add_parser(
-        "gold-draw", help="hold out gold groups; write blind gold and review files for readers"
+    draw = add_command(
+        sub, "gold-draw", help="hold out gold groups; write blind gold and review files for readers"
     )
     gold_draw.add_arguments(draw)
     draw.set_defaults(handler=gold_draw.run)
     from refusal_detector.data import gold_merge
 
-    merge = sub.add_parser(
-        "gold-merge", help="merge readers' labels into external_gold.jsonl and hand_labels.jsonl"
+    merge = add_command(
+        sub,
+        "gold-merge",
+        help="merge readers' labels into external_gold.jsonl and hand_labels.jsonl",
     )
     gold_merge.add_arguments(merge)
     merge.set_defaults(handler=gold_merge.run)

@@ -1,6 +1,6 @@
 """Draw the external gold candidates and a review batch from the three new-family sources.
 
-``python -m refusal_detector.data.gold_draw --raw ../shared/data/raw --out-dir /work/gold``
+``python -m refusal_detector.data.gold_draw --raw ../shared/data/raw --out /work/gold``
 (also ``refusal-detector data gold-draw``) is deterministic for a given ``--seed``:
 
 1. Held-out groups: ~30 % of the behaviour groups of each new source (``gold_groups``), written
@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from refusal_detector.cli_options import HelpFormatter, add_out, positive_int, ratio
 from refusal_detector.data.adapters import ADAPTERS
 from refusal_detector.data.annotations_io import DEFAULT_ANNOTATIONS
 from refusal_detector.data.balance import water_fill
@@ -40,6 +41,7 @@ from refusal_detector.data.labeling_functions import LFResult, apply_source_rule
 from refusal_detector.data.model_names import family_of, normalise_model
 from refusal_detector.data.prompt_groups import behaviour_key, row_keys
 from refusal_detector.data.records import Candidate, content_id
+from refusal_detector.io.files import atomic_write_jsonl
 
 __all__ = ["NEW_SOURCES", "GoldRow", "draw", "lf_outcome", "main"]
 
@@ -160,10 +162,10 @@ def draw_gold(rows: list[GoldRow], targets: dict[str, int], seed: int) -> list[G
             continue
         cap = max(4, math.ceil(2.5 * target / len({r.group for r in pool})))
         strata = {s: [r for r in pool if r.stratum == s] for s in STRATA}
-        room = [len(_pick(strata[s], len(strata[s]), cap, seed)) for s in STRATA]
+        room = {s: len(_pick(strata[s], len(strata[s]), cap, seed)) for s in STRATA}
         counts: Counter[str] = Counter()
         picked: list[GoldRow] = []
-        for s, quota in zip(STRATA, water_fill(room, target), strict=True):
+        for s, quota in water_fill(room, target).items():
             picked += _pick(strata[s], quota, cap, seed, counts)
         taken = {r.id for r in picked}
         for s in STRATA:
@@ -179,18 +181,9 @@ def draw_review(rows: list[GoldRow], n: int, families: Sequence[str], seed: int)
     cells: dict[tuple[str, str], list[GoldRow]] = defaultdict(list)
     for r in pool:
         cells[(r.cand.source, r.family)].append(r)
-    keys = sorted(cells)
-    picked = [_pick(cells[k], len(cells[k]), 8, seed) for k in keys]
-    quotas = water_fill([len(p) for p in picked], n)
-    return [r for p, q in zip(picked, quotas, strict=True) for r in p[:q]]
-
-
-def _write_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        for obj in rows:
-            fh.write(json.dumps(obj, ensure_ascii=False) + "\n")
-    tmp.replace(path)
+    picked = {k: _pick(cells[k], len(cells[k]), 8, seed) for k in sorted(cells)}
+    quotas = water_fill({k: len(p) for k, p in picked.items()}, n)
+    return [r for k, p in picked.items() for r in p[: quotas[k]]]
 
 
 def _write_blind(
@@ -202,7 +195,7 @@ def _write_blind(
     random.Random(f"{stem}:{len(lines)}").shuffle(lines)
     size = math.ceil(len(lines) / parts)
     for k in range(parts):
-        _write_jsonl(out_dir / f"{stem}_part{k + 1}.jsonl", lines[k * size : (k + 1) * size])
+        atomic_write_jsonl(out_dir / f"{stem}_part{k + 1}.jsonl", lines[k * size : (k + 1) * size])
 
 
 def _summary(rows: Sequence[GoldRow]) -> dict[str, Any]:
@@ -242,7 +235,7 @@ def draw(
     groups_meta: dict[str, Any] = {
         "description": "behaviour keys (prompt_groups.behaviour_key) held out for the external "
         "gold set; the corpus build drops every row of these groups from every split",
-        "command": f"python -m refusal_detector.data.gold_draw --raw RAW --out-dir DIR "
+        "command": f"python -m refusal_detector.data.gold_draw --raw RAW --out DIR "
         f"--fraction {fraction} --seed {seed}",
         "per_source": per_source,
     }
@@ -250,11 +243,11 @@ def draw(
     rows = [r for cs in cands.values() for r in _rows(cs, gold)]
     gold_rows = draw_gold([r for r, hit in rows if hit], GOLD_TARGETS, seed)
     review_rows = draw_review([r for r, hit in rows if not hit], review_n, list(GOLD_TARGETS), seed)
-    _write_jsonl(
+    atomic_write_jsonl(
         annotations / "external_gold_design.jsonl",
         [r.design("gold_id", "eg-") for r in sorted(gold_rows, key=lambda r: r.id)],
     )
-    _write_jsonl(
+    atomic_write_jsonl(
         annotations / "external_review_design.jsonl",
         [r.design("review_id", "rv-") for r in sorted(review_rows, key=lambda r: r.id)],
     )
@@ -273,26 +266,24 @@ def draw(
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``data gold-draw``."""
     parser.add_argument("--raw", type=Path, required=True, metavar="DIR", help="shared/data/raw")
-    parser.add_argument(
-        "--out-dir", type=Path, required=True, metavar="DIR", help="folder for the blind files"
-    )
+    add_out(parser, help="folder for the blind files (e.g. /work/gold)")
     parser.add_argument(
         "--annotations",
         type=Path,
         default=DEFAULT_ANNOTATIONS,
         metavar="DIR",
-        help="where the groups and design files go (default: the package's data/annotations)",
+        help="where the groups and design files go",
     )
-    parser.add_argument("--fraction", type=float, default=0.3, help="held-out share of groups")
-    parser.add_argument("--review-n", type=int, default=600, help="review rows (default: 600)")
-    parser.add_argument("--seed", type=int, default=0, help="draw seed (default: 0)")
+    parser.add_argument("--fraction", type=ratio, default=0.3, help="held-out share of groups")
+    parser.add_argument("--review-n", type=positive_int, default=600, help="review rows")
+    parser.add_argument("--seed", type=int, default=0, help="draw seed")
 
 
 def run(args: argparse.Namespace) -> int:
     """Handler: draw, then print the counts as JSON."""
     summary = draw(
         args.raw,
-        args.out_dir,
+        args.out,
         annotations=args.annotations,
         fraction=args.fraction,
         seed=args.seed,
@@ -304,7 +295,9 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m refusal_detector.data.gold_draw``."""
-    parser = argparse.ArgumentParser(prog="python -m refusal_detector.data.gold_draw")
+    parser = argparse.ArgumentParser(
+        prog="python -m refusal_detector.data.gold_draw", formatter_class=HelpFormatter
+    )
     add_arguments(parser)
     return run(parser.parse_args(argv))
 

@@ -27,6 +27,7 @@ from typing import Any
 from refusal_detector.data.annotations_io import DEFAULT_ANNOTATIONS, load_hand_labels
 from refusal_detector.data.records import content_id
 from refusal_detector.errors import ConfigError, DataError
+from refusal_detector.io.files import atomic_write_jsonl, atomic_write_text, read_jsonl
 
 __all__ = ["merge_gold", "merge_review", "parse_label", "read_labels"]
 
@@ -46,18 +47,7 @@ def parse_label(value: Any, where: str) -> int | str:
 
 
 def _jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    out = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}:{lineno}: invalid JSON ({exc.msg})") from exc
-        if not isinstance(obj, dict):
-            raise DataError(f"{path}:{lineno}: expected a JSON object")
-        out.append((lineno, obj))
-    return out
+    return list(read_jsonl(path))
 
 
 def read_labels(
@@ -122,7 +112,7 @@ def merge_gold(labels_dir: Path, annotations: Path = DEFAULT_ANNOTATIONS) -> dic
             | {"prompt": blind["prompt"], "response": blind["response"]}
             | {"label": label, "reason": reason}
         )
-    _write(annotations / GOLD_FILE, lines)
+    atomic_write_jsonl(annotations / GOLD_FILE, lines)
     counts = Counter(f"{line['family']}/{line['label']}" for line in lines)
     return {
         "files": [str(p) for p in paths],
@@ -152,23 +142,13 @@ def merge_review(labels_dir: Path, annotations: Path = DEFAULT_ANNOTATIONS) -> d
         if text and not text.endswith("\n"):
             text += "\n"
         body = "".join(json.dumps(o, ensure_ascii=False) + "\n" for o in new)
-        _atomic(hand_path, text + body)
+        atomic_write_text(hand_path, text + body)
     return {
         "files": [str(p) for p in paths],
         "labelled": len(labels),
         "appended": len(new),
         "by_label": dict(sorted(Counter(str(v[0]) for v in labels.values()).items())),
     }
-
-
-def _atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-
-
-def _write(path: Path, rows: Sequence[dict[str, Any]]) -> None:
-    _atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -178,14 +158,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         required=True,
         metavar="DIR",
-        help="folder with blind_part*/labels_part*/review_labels_part*.jsonl",
+        help="folder with blind_part*, labels_part* and review_labels_part*.jsonl",
     )
     parser.add_argument(
         "--annotations",
         type=Path,
         default=DEFAULT_ANNOTATIONS,
         metavar="DIR",
-        help="annotations folder (default: the package's data/annotations)",
+        help="annotations folder",
     )
 
 
