@@ -51,7 +51,11 @@ EXIT_USAGE = 2
 
 _VERSIONED = ("refusal-detector", "numpy", "tokenizers", "onnxruntime", "torch", "transformers")
 
-COMMAND_MODULES = ("refusal_detector.data.commands", "refusal_detector.training.commands")
+COMMAND_MODULES = (
+    "refusal_detector.data.commands",
+    "refusal_detector.training.commands",
+    "refusal_detector.serve.commands",
+)
 """Modules whose ``register(subparsers)`` adds their commands, in --help order."""
 
 

@@ -17,9 +17,13 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterable, Iterator
 from enum import Enum
 from pathlib import Path
 from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
 
 from refusal_detector.detector import RefusalDetector
 from refusal_detector.errors import ConfigError, ModelLoadError
@@ -110,6 +114,11 @@ class NoRefusal:
         """The detector that scores outputs."""
         return self._detector
 
+    @property
+    def match_type(self) -> MatchType:
+        """What is scored: the whole output (FULL) or each sentence (SENTENCE)."""
+        return self._match_type
+
     def scan(self, prompt: str, output: str) -> tuple[str, bool, float]:
         """Return ``(output, is_valid, risk_score)``; is_valid is False when the output refuses.
 
@@ -117,31 +126,56 @@ class NoRefusal:
         """
         if output.strip() == "":
             return output, True, -1.0
-        highest = 0.0
+        windows = None
         if self._match_type is MatchType.FULL:
             windows = self._detector.window_scores([output])[0]
+            if not self.needs_sentences(windows):
+                return output, *self.decide(windows, ())
+        inputs = [s.text for s in split_sentences(output)]
+        return output, *self.decide(windows, self._sentence_scores(inputs))
+
+    def needs_sentences(self, windows: npt.NDArray[np.float32] | None) -> bool:
+        """Whether :meth:`decide` must also read the sentences, given the output's window scores.
+
+        ``windows`` is None in sentence mode (always True). In full mode only an output longer than
+        one window that no window flags is read by sentences as well, because one refusal sentence
+        inside a long answer is diluted in its window (measured in benchmarks/long_outputs.py).
+        """
+        if windows is None:
+            return True
+        if round(self._detector.reduce_windows(windows), 2) > self._threshold:
+            return False
+        return len(windows) > 1 and self._sentences_in_long_outputs
+
+    def decide(
+        self, windows: npt.NDArray[np.float32] | None, sentence_scores: Iterable[float]
+    ) -> tuple[bool, float]:
+        """``(is_valid, risk_score)`` from window scores (full mode) and sentence scores, in order.
+
+        Each score is rounded to two decimals as llm-guard does; the first one above the threshold
+        makes the output invalid with its risk, and sentence scores after it are not read (pass a
+        generator to stop scoring there). Otherwise the risk is that of the highest score.
+        """
+        highest = 0.0
+        if windows is not None:
             score = round(self._detector.reduce_windows(windows), 2)
             if score > self._threshold:
                 logger.debug("refusal detected: score %.2f > %.2f", score, self._threshold)
-                return output, False, calculate_risk_score(score, self._threshold)
-            if len(windows) == 1 or not self._sentences_in_long_outputs:
-                return output, True, calculate_risk_score(score, self._threshold)
-            # A long output: a single refusal sentence can be diluted in a full window of
-            # answer text, so its sentences are read as well (as sentence mode does).
+                return False, calculate_risk_score(score, self._threshold)
             highest = score
-            inputs = [s.text for s in split_sentences(output)]
-        else:
-            inputs = [s.text for s in split_sentences(output)]
+        for prob in sentence_scores:
+            score = round(float(prob), 2)
+            highest = max(highest, score)
+            if score > self._threshold:
+                logger.debug("refusal detected: score %.2f > %.2f", score, self._threshold)
+                return False, calculate_risk_score(score, self._threshold)
+        logger.debug("no refusal: highest score %.2f", highest)
+        return True, calculate_risk_score(highest, self._threshold)
+
+    def _sentence_scores(self, inputs: list[str]) -> Iterator[float]:
         step = self._detector.batch_size
         for start in range(0, len(inputs), step):
-            for prob in self._detector.predict_proba(inputs[start : start + step]):
-                score = round(float(prob), 2)
-                highest = max(highest, score)
-                if score > self._threshold:
-                    logger.debug("refusal detected: score %.2f > %.2f", score, self._threshold)
-                    return output, False, calculate_risk_score(score, self._threshold)
-        logger.debug("no refusal: highest score %.2f", highest)
-        return output, True, calculate_risk_score(highest, self._threshold)
+            yield from self._detector.predict_proba(inputs[start : start + step]).tolist()
 
 
 def _match_type(value: MatchType | str | Enum) -> MatchType:
