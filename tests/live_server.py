@@ -63,20 +63,29 @@ def wait_ready(url: str, timeout: float = 120.0) -> None:
 def call(
     url: str, path: str, body: Any = None, *, raw: bytes | None = None, headers: Any = None
 ) -> tuple[int, Any, dict[str, str]]:
-    """POST ``body`` as JSON (or ``raw`` bytes) or GET when both are None; (status, json, headers)."""
+    """POST ``body`` as JSON (or ``raw`` bytes), or GET when both are None.
+
+    Returns (status, parsed JSON or text, headers with lowercase names).
+    """
     data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-    request = urllib.request.Request(f"{url}{path}", data=data, method="GET" if data is None else "POST")
+    request = urllib.request.Request(
+        f"{url}{path}", data=data, method="GET" if data is None else "POST"
+    )
     if data is not None:
         request.add_header("Content-Type", "application/json")
     for name, value in (headers or {}).items():
         request.add_header(name, value)
     try:
         with urllib.request.urlopen(request, timeout=120) as response:
-            status, payload, got = response.status, response.read(), dict(response.headers)
+            status, payload, got = response.status, response.read(), _lower(response.headers)
     except urllib.error.HTTPError as exc:
-        status, payload, got = exc.code, exc.read(), dict(exc.headers)
+        status, payload, got = exc.code, exc.read(), _lower(exc.headers)
     try:
         parsed = json.loads(payload)
     except ValueError:
         parsed = payload.decode(errors="replace")
     return status, parsed, got
+
+
+def _lower(headers: Any) -> dict[str, str]:
+    return {name.lower(): value for name, value in headers.items()}

@@ -57,9 +57,7 @@ def test_classify_matches_the_detector(url: str, detector: RefusalDetector) -> N
 def test_classify_threshold(url: str, detector: RefusalDetector, threshold: float) -> None:
     status, body, _ = call(url, "/v1/classify", {"texts": TEXTS, "threshold": threshold})
     assert status == 200
-    assert [r["label"] for r in body] == [
-        e["label"] for e in detector(TEXTS, threshold=threshold)
-    ]
+    assert [r["label"] for r in body] == [e["label"] for e in detector(TEXTS, threshold=threshold)]
 
 
 def test_a_long_text_is_scored_through_its_windows(url: str, detector: RefusalDetector) -> None:
@@ -151,7 +149,9 @@ def test_explain_matches_refusal_verdict(url: str, detector: RefusalDetector) ->
     assert [(s["start"], s["end"]) for s in body["spans"]] == [
         (s.start, s.end) for s in verdict.spans
     ]
-    assert [s["text"] for s in body["sentences"]] == [s.text for s in detector.score_sentences(text)]
+    assert [s["text"] for s in body["sentences"]] == [
+        s.text for s in detector.score_sentences(text)
+    ]
     for span in body["sentences"]:
         assert text[span["start"] : span["end"]] == span["text"]
 
@@ -162,8 +162,12 @@ def test_metrics_report_routes_batches_and_rejection_rate(url: str) -> None:
     status, text, headers = call(url, "/metrics")
     assert status == 200
     assert headers["content-type"].startswith("text/plain")
-    assert re.search(r'refusal_detector_requests_total\{route="/v1/classify",status="200"\} \d', text)
-    assert re.search(r'refusal_detector_requests_total\{route="/v1/classify",status="422"\} \d', text)
+    assert re.search(
+        r'refusal_detector_requests_total\{route="/v1/classify",status="200"\} \d', text
+    )
+    assert re.search(
+        r'refusal_detector_requests_total\{route="/v1/classify",status="422"\} \d', text
+    )
     assert 'refusal_detector_request_seconds_bucket{le="0.005",route="/v1/classify"}' in text
     assert "refusal_detector_batch_texts_count" in text
     assert "refusal_detector_queue_depth 0.0" in text

@@ -137,6 +137,12 @@ def _add_error_handlers(app: FastAPI, settings: ServeSettings) -> None:
         summary = "; ".join(
             f"{'.'.join(str(part) for part in p['loc'])}: {p['msg']}" for p in problems
         )
+        content_type = request.headers.get("content-type", "")
+        if content_type and "json" not in content_type:
+            summary += (
+                f" (the body is read as JSON: send Content-Type: application/json, "
+                f"not {content_type})"
+            )
         return JSONResponse(
             {"detail": f"invalid request body: {summary}", "errors": problems}, status_code=422
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import socket
 from pathlib import Path
 from typing import Any
@@ -121,7 +122,13 @@ def _serve(args: argparse.Namespace) -> int:
         access_log=False,
     )
     server = uvicorn.Server(config)
-    server.run(sockets=[sock])
+    # uvicorn re-raises SIGTERM once it has shut down gracefully, which would end the process with
+    # -15; a drained, finished server is a clean exit, so the re-raised signal is ignored.
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if failures:
         raise ModelLoadError(f"the model failed to load: {failures[0]}")
     return _EXIT_OK

@@ -133,8 +133,16 @@ class BodyLimitMiddleware:
     client sends one, else as soon as the streamed bytes pass the limit.
     """
 
-    def __init__(self, app: ASGIApp, *, metrics: ServiceMetrics, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        metrics: ServiceMetrics,
+        max_body_bytes: int,
+        known_paths: frozenset[str] = frozenset(),
+    ) -> None:
         self.app = app
+        self.known_paths = known_paths
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
 
@@ -178,7 +186,7 @@ class BodyLimitMiddleware:
                 await self._too_large(send_wrapper, f"more than {self.max_body_bytes:,}")
         finally:
             self.metrics.in_flight.dec()
-            route = _route_label(scope)
+            route = _route_label(scope, self.known_paths)
             self.metrics.requests.labels(route, str(status[0])).inc()
             self.metrics.latency.labels(route).observe(time.perf_counter() - started)
 
@@ -219,12 +227,14 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-def _route_label(scope: Scope) -> str:
+def _route_label(scope: Scope, known_paths: frozenset[str]) -> str:
     # The route template, not the raw path, so that unknown paths cannot blow up label cardinality.
     route = scope.get("route")
     path = getattr(route, "path", None)
     if isinstance(path, str):
         return path
+    if scope.get("path") in known_paths:  # answered before routing (413 on Content-Length)
+        return str(scope["path"])
     if str(scope.get("path", "")).startswith("/static/"):
         return "/static"
     return "other"
