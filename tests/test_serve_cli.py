@@ -1,4 +1,4 @@
-"""``refusal-detector serve``: settings from flags, environment and YAML; the real server process."""
+"""``refusal-detector serve``: settings from flags, environment and YAML; real server processes."""
 
 from __future__ import annotations
 
@@ -151,7 +151,7 @@ def _wait_in_flight(url: str) -> None:
 def test_a_model_that_fails_to_load_stops_the_server(tiny_model_factory) -> None:  # type: ignore[no-untyped-def]
     model = tiny_model_factory()
     (model / "onnx" / "model.onnx").write_bytes(b"\x08\x01" * 600)  # passes the size check only
-    process, url = _serve("--model", str(model))
+    process, _ = _serve("--model", str(model))
     output, _ = process.communicate(timeout=120)
     assert process.returncode == 2, output
     assert "error: the model failed to load" in output
