@@ -15,6 +15,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
+from refusal_detector.cli_options import add_command, model_parent, positive_int
 from refusal_detector.errors import ConfigError, ModelLoadError
 
 __all__ = ["register"]
@@ -27,34 +28,29 @@ _EXIT_USAGE = 2
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``serve`` subcommand to the CLI's subparsers."""
-    serve = sub.add_parser(
+    serve = add_command(
+        sub,
         "serve",
+        parents=[model_parent()],
         help="run the HTTP service (micro-batched; LLM Guard-compatible routes; playground at /)",
         description=(
             "Serve /v1/classify, /v1/explain, LLM Guard's /analyze/output and /scan/output, "
             "/healthz, /readyz, /metrics and a playground page at /. Every setting may also come "
-            "from REFUSAL_DETECTOR_<NAME> in the environment or from the --config YAML file "
-            "(flags win); see the README for the full list."
+            "from REFUSAL_DETECTOR_<NAME> in the environment or from the --config YAML file; "
+            "flags win, and a flag left out leaves the environment, file or default value "
+            "(backend auto, batch size 32). See docs/serving.md for every setting."
         ),
     )
-    # Defaults are None so that environment and file settings are not overridden by flag defaults;
-    # the real defaults live once, in ServeSettings.
+    # No flag default may hide an environment or file setting: the defaults live once, in
+    # ServeSettings, and a flag that is not given stays None.
+    serve.set_defaults(backend=None, batch_size=None)
     serve.add_argument("--host", default=None, help="interface to listen on (default: 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=None, help="TCP port (default: 8000)")
-    serve.add_argument(
-        "--model", type=Path, default=None, metavar="DIR", help="model directory (default: shipped)"
-    )
-    serve.add_argument(
-        "--backend", choices=("auto", "onnx", "torch"), default=None, help="(default: auto)"
-    )
-    serve.add_argument(
-        "--batch-size", type=int, default=None, metavar="N", help="sequences per model call (32)"
-    )
+    serve.add_argument("--port", type=positive_int, default=None, help="TCP port (default: 8000)")
     serve.add_argument(
         "--config", type=Path, default=None, metavar="FILE", help="YAML file of settings"
     )
     serve.add_argument(
-        "--max-batch", type=int, default=None, metavar="N",
+        "--max-batch", type=positive_int, default=None, metavar="N",
         help="texts merged from concurrent requests into one batch (default: 64)",
     )  # fmt: skip
     serve.add_argument(
@@ -62,7 +58,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="how long a batch waits to fill up (default: 2)",
     )  # fmt: skip
     serve.add_argument(
-        "--queue-size", type=int, default=None, metavar="N",
+        "--queue-size", type=positive_int, default=None, metavar="N",
         help="requests that may wait for the model; beyond, 503 (default: 1024)",
     )  # fmt: skip
     serve.add_argument(
@@ -70,7 +66,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="per-request time limit; beyond, 504 (default: 30)",
     )  # fmt: skip
     serve.add_argument(
-        "--log-level", choices=("critical", "error", "warning", "info", "debug"), default=None
+        "--log-level",
+        choices=("critical", "error", "warning", "info", "debug"),
+        default=None,
+        help="uvicorn log level (default: info)",
     )
     serve.set_defaults(handler=_serve)
 
