@@ -16,6 +16,7 @@ pytest.importorskip("schemathesis")
 import schemathesis
 from hypothesis import HealthCheck, settings
 from live_server import live_server
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
 from refusal_detector.serve import ServeSettings, create_app
@@ -29,6 +30,11 @@ def base_url(tiny_model_dir: Path) -> Iterator[str]:
 
 # The spec is the app's own (building an app loads nothing); the calls go to the live server.
 schema = schemathesis.openapi.from_dict(create_app(ServeSettings()).openapi())
+# Valid and invalid bodies alike (positive and negative generation), reproducibly, and without an
+# example database in the working directory.
+schema.config.generation.update(
+    modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE], deterministic=True, database="none"
+)
 
 
 @schema.parametrize()
