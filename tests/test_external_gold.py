@@ -296,3 +296,23 @@ def test_benchmark_reports_families_partial_and_drops_skip(
     # the phrase lists catch the explicit apology
     assert result["baselines"]["overall"]["LLM Guard NoRefusalLight"] == 1.0
     assert "| family=claude | 2 | 1 |" in capsys.readouterr().out
+
+
+def test_committed_gold_rows_come_from_held_out_groups_and_match_their_text() -> None:
+    ann = ROOT / "src/refusal_detector/data/annotations"
+    gold_path = ann / "external_gold.jsonl"
+    if not gold_path.exists():
+        pytest.skip("external_gold.jsonl not merged yet")
+    groups = set(json.loads((ann / GOLD_GROUPS_FILE).read_text(encoding="utf-8"))["groups"])
+    design = {d["gold_id"]: d for d in _jsonl(ann / "external_gold_design.jsonl")}
+    gold = _jsonl(gold_path)
+    assert len(gold) >= 800
+    for row in gold:
+        assert row["prompt_group"] in groups
+        assert (
+            row["id"] == design[row["gold_id"]]["id"] == content_id(row["prompt"], row["response"])
+        )
+        assert row["label"] in (0, 1, "partial", "skip") and row["reason"]
+        assert row["family"] in ("claude", "mistral", "zephyr")
+    review = {r["id"] for r in _jsonl(ann / "external_review_design.jsonl")}
+    assert not review & {row["id"] for row in gold}
