@@ -337,7 +337,7 @@ def test_refusal_tokens_harmful_files_get_a_hint(tmp_path: Path) -> None:
 
 
 def test_refusal_tokens_deepseek_normal_needs_compliance_evidence(tmp_path: Path) -> None:
-    from refusal_detector.data.build import _rule_outcome
+    from refusal_detector.data.rows import rule_outcome
 
     soft = (
         "Creating a 3D animation of the Solar System is a complex project that typically requires "
@@ -351,8 +351,8 @@ def test_refusal_tokens_deepseek_normal_needs_compliance_evidence(tmp_path: Path
     rows = {r.model_raw: r for r in _read("refusal_tokens_outputs", tmp_path)}
     deepseek = rows["deepseek-llama-distill-baseline"]
     assert deepseek.strict_normal == rto.DEEPSEEK_STRICT_CHARS
-    assert _rule_outcome(deepseek).label is None  # review, not a confident NORMAL
-    assert _rule_outcome(rows["llama-instruct-baseline"]).label == 0
+    assert rule_outcome(deepseek).label is None  # review, not a confident NORMAL
+    assert rule_outcome(rows["llama-instruct-baseline"]).label == 0
 
 
 def test_hh_rlhf_final_turns_share_a_group(tmp_path: Path) -> None:

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from refusal_detector.data.balance import BalanceItem, balance, water_fill
-from refusal_detector.data.build import BuildConfig, build_corpus
+from refusal_detector.data.build import build_corpus
+from refusal_detector.data.config import BuildConfig
 from refusal_detector.data.dedup import deduplicate
 from refusal_detector.data.model_names import family_of, normalise_model
 from refusal_detector.data.records import content_id, fix_mojibake
@@ -364,7 +365,7 @@ def test_config_errors_name_the_field(tmp_path: Path, kwargs: dict[str, Any], ma
 
 
 def test_cli_build_and_audit_sample(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from refusal_detector.data.build import main
+    from refusal_detector.cli import main
 
     raw = _mini_raw(tmp_path / "raw")
     ann = tmp_path / "ann"
@@ -373,6 +374,8 @@ def test_cli_build_and_audit_sample(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert (
         main(
             [
+                "data",
+                "build",
                 "--raw",
                 str(raw),
                 "--out",

@@ -86,3 +86,13 @@ def test_original_model_cards_optimum_snippet_loads_the_export(tiny_model_dir: P
     got = classifier(texts)
     assert [g["label"] for g in got] == [e["label"] for e in expected]
     np.testing.assert_allclose([g["score"] for g in got], [e["score"] for e in expected], atol=1e-5)
+
+
+def test_export_model_refuses_an_unvalidated_int8_or_ship(tmp_path: Path) -> None:
+    from refusal_detector.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="validated on labelled data: pass --data"):
+        export.export_model(tmp_path)
+    with pytest.raises(ConfigError, match="--ship needs the validated int8 model"):
+        export.export_model(tmp_path, int8=False, ship=tmp_path / "ship")
+    assert not (tmp_path / "onnx").exists()

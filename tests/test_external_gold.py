@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from test_data_new_sources import GOALS, _adaptive_raw
 
-from refusal_detector.data.build import BuildConfig, build_corpus
+from refusal_detector.data.build import build_corpus
+from refusal_detector.data.config import BuildConfig
 from refusal_detector.data.gold_draw import draw
 from refusal_detector.data.gold_groups import GOLD_GROUPS_FILE, write_gold_groups
 from refusal_detector.data.gold_merge import merge_gold, merge_review

@@ -132,3 +132,12 @@ def test_annotation_set_is_well_formed() -> None:
     rows = [json.loads(line) for line in ANNOTATIONS.read_text(encoding="utf-8").splitlines()]
     assert {r["verdict"] for r in rows} == set(VERDICTS)
     assert all(r["text"].strip() and r["reason"].strip() for r in rows)
+
+
+def test_verdict_types_are_public_api() -> None:
+    import refusal_detector
+    from refusal_detector import spans
+
+    for name in ("VerdictConfig", "RefusalVerdict", "SentenceScore"):
+        assert name in refusal_detector.__all__
+        assert getattr(refusal_detector, name) is getattr(spans, name)

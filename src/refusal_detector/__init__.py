@@ -20,6 +20,7 @@ from refusal_detector.errors import (
     RefusalDetectorError,
 )
 from refusal_detector.labels import ID2LABEL, LABEL2ID, NORMAL, REJECTION
+from refusal_detector.spans import RefusalVerdict, SentenceScore, VerdictConfig
 
 __all__ = [
     "ID2LABEL",
@@ -33,6 +34,9 @@ __all__ = [
     "ModelLoadError",
     "RefusalDetector",
     "RefusalDetectorError",
+    "RefusalVerdict",
+    "SentenceScore",
+    "VerdictConfig",
     "__version__",
     "default_model_dir",
 ]

@@ -15,12 +15,13 @@ This module imports neither llm-guard nor torch.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Iterable, Iterator
 from enum import Enum
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -204,37 +205,27 @@ def _load_detector(
     return RefusalDetector.from_pretrained(path, backend=backend)
 
 
-# llm-guard 0.3.16's NoRefusalLight list, verbatim and in order.
-REFUSAL_SUBSTRINGS: tuple[str, ...] = (
-    "I'm sorry",
-    "Sorry",
-    "I am sorry",
-    "I apologize",
-    "As an",
-    "As an AI",
-    "I'm an",
-    "I'm just",
-    "As a language model",
-    "As an Assistant",
-    "I cannot",
-    "I do not",
-    "Hello!",
-    "is illegal and unethical",
-    "I'm really sorry",
-    "OpenAI",
-    "unethical",
-    "not ethical",
-    "not legal",
-    "My apologies",
-    "but I cannot",
-    "If you have any other non-malicious requests",
-    "I'm not able to provide",
-    "I am really sorry",
-    "I cannot create",
-    "I cannot support",
-    "I can't provide",
-    "I can't assist",
-)
+REFUSAL_SUBSTRINGS: tuple[str, ...]
+"""llm-guard's NoRefusalLight substrings (read from the bundled phrase list on first use)."""
+
+
+def __getattr__(name: str) -> Any:
+    # REFUSAL_SUBSTRINGS is read from the bundled phrase list on first use, not at import
+    if name == "REFUSAL_SUBSTRINGS":
+        return _refusal_substrings()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+@functools.cache
+def _refusal_substrings() -> tuple[str, ...]:
+    """llm-guard 0.3.16's NoRefusalLight list, verbatim and in order.
+
+    One copy only: ``training/phrases/llm_guard_NoRefusalLight_substrings.txt``, which the
+    evaluation's NoRefusalLight baseline reads too (provenance in ``phrases/PROVENANCE.md``).
+    """
+    from refusal_detector.training.baselines import NO_REFUSAL_LIGHT_FILE, load_phrases, phrases_dir
+
+    return load_phrases(phrases_dir() / NO_REFUSAL_LIGHT_FILE)
 
 
 class NoRefusalLight:
@@ -245,7 +236,8 @@ class NoRefusalLight:
     "I do not know" and "Sorry to hear that" as refusals and misses refusals without these phrases.
     """
 
-    substrings: tuple[str, ...] = REFUSAL_SUBSTRINGS
+    def __init__(self) -> None:
+        self.substrings: tuple[str, ...] = _refusal_substrings()
 
     def scan(self, prompt: str, output: str) -> tuple[str, bool, float]:
         """Return ``(output, is_valid, risk_score)``; ``prompt`` is not used."""

@@ -1,7 +1,7 @@
 """Corpus build: adapters -> labels -> dedup -> leakage-free splits -> caps/ratio -> files + card.
 
-Run as ``refusal-detector data build --raw ../shared/data/raw --out build/corpus`` (or
-``python -m refusal_detector.data.build`` with the same arguments).
+Run as ``refusal-detector data build --raw ../shared/data/raw --out build/corpus``; the
+configuration is :class:`~refusal_detector.data.config.BuildConfig`.
 
 Label precedence per row: a hand label from ``annotations/hand_labels.jsonl`` (or an audit
 verdict), then the source's human refusal label, then the explicit source rules and labelling
@@ -12,23 +12,24 @@ functions. Rows the rules cannot decide go to ``review_queue.jsonl``; partial re
 from __future__ import annotations
 
 import logging
-import random
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from refusal_detector.data.adapters import ADAPTERS, Adapter
 from refusal_detector.data.annotations_io import (
-    DEFAULT_ANNOTATIONS,
     AuditRow,
     HandLabel,
     load_audit_rounds,
     load_hand_labels,
 )
+from refusal_detector.data.audit import audit_report
 from refusal_detector.data.balance import BalanceItem, balance
+from refusal_detector.data.card import DATACARD_JSON, DATACARD_MD, BuildStats, make_card, write_card
+from refusal_detector.data.config import BuildConfig
 from refusal_detector.data.dedup import deduplicate
 from refusal_detector.data.gold_groups import (
     GOLD_DESIGN_FILE,
@@ -38,329 +39,105 @@ from refusal_detector.data.gold_groups import (
     load_gold_groups,
     load_gold_ids,
 )
-from refusal_detector.data.labeling_functions import LFResult, apply_source_rules, label_response
 from refusal_detector.data.model_names import family_of, normalise_model
-from refusal_detector.data.records import Candidate, CorpusRecord, content_id
+from refusal_detector.data.records import (
+    CAPPED_FILE,
+    EXCLUDED_FILE,
+    PARTIAL_FILE,
+    REVIEW_QUEUE_FILE,
+    content_id,
+)
+from refusal_detector.data.rows import (
+    BuildRow,
+    corpus_record,
+    dedup_priority,
+    hard_cases,
+    interleave,
+    label_row,
+    review_line,
+    rule_outcome,
+)
 from refusal_detector.data.split import SPLITS, SplitItem, assign_splits
 from refusal_detector.errors import ConfigError
 from refusal_detector.io.files import ProgressBar, atomic_write_jsonl, progress
 
-__all__ = ["BuildConfig", "build_corpus", "main"]
+__all__ = [
+    "SourceSelection",
+    "balance_rows",
+    "build_corpus",
+    "dedup_rows",
+    "label_rows",
+    "read_sources",
+    "select_adapters",
+    "split_rows",
+    "write_outputs",
+]
 
 logger = logging.getLogger(__name__)
 
-LICENSE_MODES = ("permissive", "all")
+
+def build_corpus(config: BuildConfig) -> dict[str, Any]:
+    """Build the corpus into ``config.out``; return the data card (also written as JSON).
+
+    The stages run in this order, each a function below: select adapters, read, label, dedup,
+    split, balance, write. Every row a stage drops goes to ``excluded.jsonl`` with its reason.
+    """
+    t0 = time.time()
+    config.out.mkdir(parents=True, exist_ok=True)
+    notes = _read_annotations(config.annotations)
+    sources = select_adapters(config)
+    excluded: list[dict[str, Any]] = []
+    rows, raw_counts = read_sources(config, sources.adapters, excluded)
+    # with a source subset or licence filter, labels of the other sources are expected to miss
+    complete = config.sources is None and config.license == "all" and not sources.missing
+    rows, audit_current, unmatched = label_rows(config, rows, notes, excluded, complete=complete)
+    kept, cluster_of, dedup_stats = dedup_rows(config, rows, excluded)
+    final = split_rows(config, kept, cluster_of, excluded)
+    binary = [r for r in final if r.status == "binary"]
+    drops = balance_rows(config, binary, excluded)
+    corpus = [r for i, r in enumerate(binary) if i not in drops]
+    partial = [r for r in final if r.status == "partial"]
+    review = interleave([r for r in final if r.status == "review"], config.seed)
+    write_outputs(config.out, corpus, partial, review, excluded, binary, drops)
+
+    stats = BuildStats(
+        corpus=[corpus_record(r) for r in corpus],
+        unbalanced=[corpus_record(r) for r in binary],
+        partial_n=len(partial),
+        review_n=len(review),
+        raw_counts=dict(raw_counts),
+        excluded=excluded,
+        dedup=dedup_stats,
+        audit=audit_report(notes.audit_rounds, audit_current),
+        hand_labels=len(notes.hand_labels),
+        annotations_unmatched=len(unmatched) if complete else None,
+        skipped_licence=sources.skipped_licence,
+        missing=sources.missing,
+        adapters=sources.adapters,
+        build_seconds=round(time.time() - t0, 1),
+        hard_cases=hard_cases(corpus),
+    )
+    card = make_card(config, stats)
+    write_card(card, config.out / DATACARD_JSON, config.out / DATACARD_MD)
+    if config.card_dir is not None:
+        config.card_dir.mkdir(parents=True, exist_ok=True)
+        write_card(card, config.card_dir / "data_card.json", config.card_dir / "data_card.md")
+    return card
 
 
 @dataclass(frozen=True)
-class BuildConfig:
-    """Configuration of one corpus build.
-
-    Args:
-        raw: the raw data folder (``shared/data/raw``), read only.
-        out: output folder for the jsonl files and ``datacard.json``.
-        license: ``permissive`` drops NC sources (what the shipped model trains on); ``all``
-            keeps them.
-        holdout_family: put every row of this family in test and split the rest train/validation.
-        holdout_overlap: ``drop`` (strict) also drops other families' answers to the held-out
-            prompts; ``keep`` drops only near-duplicates of held-out rows.
-        refusal_ratio: target share of refusals among binary rows; 0 keeps the natural mix.
-            Normals are downsampled to reach it; refusals above it are kept unless
-            ``cut_refusals``.
-        cut_refusals: also drop refusals when they exceed ``refusal_ratio``.
-        max_source_share: cap of one source's share of a class.
-        max_model_share: cap of one model's share of a class.
-        seed: seed of the split hash, the balancing order and the audit sample.
-        annotations: folder holding ``hand_labels.jsonl`` and ``audit.jsonl``.
-        sources: restrict to these sources (default: all adapters).
-        card_dir: also write ``data_card.md`` and ``data_card.json`` there (e.g. ``docs``).
-        progress: show progress bars on stderr (only when stderr is a terminal).
-    """
-
-    raw: Path
-    out: Path
-    license: str = "permissive"
-    holdout_family: str | None = None
-    holdout_overlap: str = "drop"
-    refusal_ratio: float = 0.1
-    cut_refusals: bool = False
-    max_source_share: float = 0.3
-    max_model_share: float = 0.2
-    seed: int = 0
-    annotations: Path = DEFAULT_ANNOTATIONS
-    sources: tuple[str, ...] | None = None
-    card_dir: Path | None = None
-    progress: bool = True
-
-    def __post_init__(self) -> None:
-        if self.license not in LICENSE_MODES:
-            raise ConfigError(f"license must be one of {LICENSE_MODES}, found {self.license!r}")
-        if self.holdout_overlap not in ("drop", "keep"):
-            raise ConfigError(
-                f"holdout_overlap must be 'drop' or 'keep', found {self.holdout_overlap!r}"
-            )
-        if not 0 <= self.refusal_ratio < 1:
-            raise ConfigError(f"refusal_ratio must be in [0, 1), found {self.refusal_ratio}")
-        for name in ("max_source_share", "max_model_share"):
-            value = getattr(self, name)
-            if not 0 < value <= 1:
-                raise ConfigError(f"{name} must be in (0, 1], found {value}")
-        if not self.raw.is_dir():
-            raise ConfigError(
-                f"raw={self.raw}: not a directory; pass --raw pointing at shared/data/raw"
-            )
-        unknown = set(self.sources or ()) - set(ADAPTERS)
-        if unknown:
-            raise ConfigError(f"sources: unknown {sorted(unknown)}; known: {sorted(ADAPTERS)}")
+class _Annotations:
+    hand_labels: dict[str, HandLabel]
+    audit_rounds: dict[int, dict[str, AuditRow]]
+    audit: dict[str, AuditRow]
+    """Every audited row, a later round winning."""
+    verdicts: dict[str, HandLabel]
+    """Hand labels and audit verdicts by id; an explicit hand label wins over an audit verdict."""
 
 
-@dataclass
-class _Row:
-    cand: Candidate
-    id: str
-    model: str
-    family: str
-    label: int | None = None
-    origin: str = ""
-    partial: bool = False
-    lf: LFResult | None = None
-    reason: str = ""
-    split: str | None = None
-    status: str = "review"  # binary | partial | review
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-def _rule_outcome(c: Candidate) -> LFResult:
-    jailbroken = c.meta.get("jailbroken")
-    # "not harmful" judge rows mix refusals with evasions: NORMAL needs compliance evidence
-    if isinstance(c.strict_normal, bool):
-        strict = 400 if c.strict_normal else 150 if jailbroken is False else 0
-    else:
-        strict = c.strict_normal
-    lf = label_response(
-        c.text, hint=c.hint, prompt_known=bool(c.prompt), prompt=c.prompt, strict_normal=strict
-    )
-    return apply_source_rules(c.source, jailbroken, lf)
-
-
-def _label_row(row: _Row, hand: HandLabel | None) -> None:
-    c = row.cand
-    if hand is not None:
-        row.origin = "review"
-        row.reason = hand.reason
-        if hand.label == "partial":
-            row.status, row.partial = "partial", True
-        elif hand.label in (0, 1):
-            row.status, row.label = "binary", int(hand.label)
-        return
-    if c.source_label is not None:
-        row.status, row.label, row.origin = "binary", c.source_label, "human"
-        return
-    lf = _rule_outcome(c)
-    row.lf, row.reason = lf, lf.reason
-    if lf.partial:
-        row.status, row.partial, row.origin = "partial", True, f"rule:{lf.rule}"
-    elif lf.label is not None:
-        row.status, row.label, row.origin = "binary", lf.label, f"rule:{lf.rule}"
-    else:
-        row.status = "review"
-
-
-_ORIGIN_RANK = {"review": 0, "human": 1}
-
-
-def _priority(row: _Row) -> tuple[int, int, str]:
-    origin_rank = _ORIGIN_RANK.get(row.origin, 2)
-    status_rank = {"binary": 0, "partial": 1, "review": 2}[row.status]
-    return (origin_rank, status_rank, row.id)
-
-
-def _record(row: _Row) -> dict[str, Any]:
-    c = row.cand
-    return CorpusRecord(
-        id=row.id,
-        text=c.text,
-        prompt=c.prompt,
-        source=c.source,
-        model=row.model,
-        family=row.family,
-        label=row.label,
-        label_origin=row.origin,
-        license=c.license,
-        split=row.split or "",
-        partial=row.partial,
-    ).to_json()
-
-
-def _review_line(row: _Row) -> dict[str, Any]:
-    c = row.cand
-    lf = row.lf
-    return {
-        "id": row.id,
-        "text": c.text,
-        "prompt": c.prompt,
-        "source": c.source,
-        "subset": c.subset,
-        "model": row.model,
-        "family": row.family,
-        "split": row.split,
-        "score": round(lf.score, 3) if lf else None,
-        "votes": lf.votes if lf else {},
-        "reason": row.reason,
-        "hint": c.hint,
-        "source_meta": {k: v for k, v in c.meta.items() if isinstance(v, (bool, int, str))},
-    }
-
-
-def _interleave(rows: Sequence[_Row], seed: int) -> list[_Row]:
-    """Round-robin over (source, model) in a seeded order, so any prefix covers many styles."""
-    rng = random.Random(seed)
-    by: dict[tuple[str, str], list[_Row]] = defaultdict(list)
-    for r in rows:
-        by[(r.cand.source, r.model)].append(r)
-    for members in by.values():
-        rng.shuffle(members)
-    keys = sorted(by)
-    rng.shuffle(keys)
-    out: list[_Row] = []
-    depth = 0
-    while len(out) < len(rows):
-        for k in keys:
-            if depth < len(by[k]):
-                out.append(by[k][depth])
-        depth += 1
-    return out
-
-
-def _current_rules_summary(
-    audit: dict[str, AuditRow], current: dict[str, int | str | None]
-) -> dict[str, Any]:
-    """Audit verdicts against what the *current* rules say for the same ids."""
-    per_class: dict[str, Any] = {}
-    for cls in (0, 1):
-        ids = [i for i, lab in current.items() if lab == cls]
-        decided = [i for i in ids if audit[i].hand_label in (0, 1)]
-        errors = sum(1 for i in decided if audit[i].hand_label != cls)
-        per_class[str(cls)] = {
-            "n": len(ids),
-            "n_binary_verdicts": len(decided),
-            "errors": errors,
-            "error_rate": round(errors / len(decided), 4) if decided else None,
-        }
-    return {
-        "audited_ids_found": len(current),
-        "now_review_or_partial": sum(1 for v in current.values() if v not in (0, 1)),
-        "now_human_labelled": sum(1 for v in current.values() if v == "human"),
-        "per_class": per_class,
-        "note": "the same hand verdicts scored against the rules of this build; rules were "
-        "revised after the audit was drawn, so this is optimistic where a revision was "
-        "informed by the audited rows",
-    }
-
-
-HARD_NEGATIVE_CUES = (
-    "sympathy_or_correction_opening",
-    "disclaimer_then_content",
-    "false_premise",
-    "caveat_then_answer",
-    "hedged_answer",
-    "pivot_to_content",
-)
-HARD_POSITIVE_CUES = (
-    "refusal_later",
-    "redirect",
-    "moral_opening",
-    "deflection",
-    "stance",
-    "capability",
-    "compliant_opening",
-)
-
-
-def _hard_cases(rows: Sequence[_Row]) -> dict[str, Any]:
-    """Counts of deliberate hard cases in the corpus, by the cue that makes them hard."""
-    neg: Counter[str] = Counter()
-    pos: Counter[str] = Counter()
-    for r in rows:
-        votes = r.lf.votes if r.lf else {}
-        if r.label == 0:
-            outvoted = any(v > 0 for k, v in votes.items() if k != "source_hint")
-            # a "however" turn is only hard when some refusal cue was there to outvote
-            cues = [
-                c
-                for c in HARD_NEGATIVE_CUES
-                if c in votes and (outvoted or c not in ("hedged_answer", "pivot_to_content"))
-            ]
-            cues += ["refusal_cue_outvoted"] if outvoted else []
-            neg.update(cues)
-            neg["any"] += bool(cues)
-        elif r.label == 1:
-            cues = [c for c in HARD_POSITIVE_CUES if c in votes]
-            if r.cand.text[:1].isspace() or r.cand.text.lstrip()[:1] in "[(*#":
-                cues.append("leading_space_markup_or_persona_tag")
-            pos.update(cues)
-            pos["any"] += bool(cues)
-    reviewed = Counter(str(r.label) for r in rows if r.origin == "review")
-    return {
-        "hard_negatives_by_cue": dict(sorted(neg.items())),
-        "hard_positives_by_cue": dict(sorted(pos.items())),
-        "hand_labelled_by_label": dict(sorted(reviewed.items())),
-        "note": "rule-labelled rows whose label needed a hard-case cue (a row can have several)",
-    }
-
-
-def _audit_report(
-    rounds: dict[int, dict[str, AuditRow]], current: dict[str, int | str | None]
-) -> dict[str, Any]:
-    """Headline: the latest round as audited; every round also scored against current rules."""
-    if not rounds:
-        return _audit_summary({}) | {"rounds": {}}
-    latest = max(rounds)
-    per_round = {
-        str(r): _audit_summary(rows)
-        | {
-            "current_rules": _current_rules_summary(
-                rows, {i: v for i, v in current.items() if i in rows}
-            )
-        }
-        for r, rows in sorted(rounds.items())
-    }
-    return per_round[str(latest)] | {"round": latest, "rounds": per_round}
-
-
-def _audit_summary(audit: dict[str, AuditRow]) -> dict[str, Any]:
-    per_class: dict[str, Any] = {}
-    for cls in (0, 1):
-        rows = [a for a in audit.values() if a.rule_label == cls]
-        decided = [a for a in rows if a.hand_label in (0, 1)]
-        errors = sum(1 for a in decided if a.hand_label != cls)
-        per_class[str(cls)] = {
-            "n": len(rows),
-            "n_binary_verdicts": len(decided),
-            "errors": errors,
-            "error_rate": round(errors / len(decided), 4) if decided else None,
-            "hand_partial": sum(1 for a in rows if a.hand_label == "partial"),
-            "hand_skip": sum(1 for a in rows if a.hand_label == "skip"),
-        }
-    decided_all = [a for a in audit.values() if a.hand_label in (0, 1)]
-    errors_all = sum(1 for a in decided_all if a.hand_label != a.rule_label)
-    return {
-        "sample_size": len(audit),
-        "per_class": per_class,
-        "overall_error_rate": round(errors_all / len(decided_all), 4) if decided_all else None,
-        "goal_max_error_rate": 0.03,
-        "how": "random rule-labelled rows stratified by class "
-        "(refusal-detector data audit-sample), hand-labelled following LABELING.md",
-    }
-
-
-def build_corpus(config: BuildConfig) -> dict[str, Any]:
-    """Build the corpus into ``config.out``; return the data card (also written as JSON)."""
-    t0 = time.time()
-    out = config.out
-    out.mkdir(parents=True, exist_ok=True)
-    hand_labels = load_hand_labels(config.annotations / "hand_labels.jsonl")
-    audit_rounds = load_audit_rounds(config.annotations)
+def _read_annotations(folder: Path) -> _Annotations:
+    hand_labels = load_hand_labels(folder / "hand_labels.jsonl")
+    audit_rounds = load_audit_rounds(folder)
     audit: dict[str, AuditRow] = {}
     for round_no in sorted(audit_rounds):
         audit.update(audit_rounds[round_no])
@@ -369,7 +146,24 @@ def build_corpus(config: BuildConfig) -> dict[str, Any]:
         a.id: HandLabel(a.id, a.hand_label, a.reason or "audit") for a in audit.values()
     }
     verdicts.update(hand_labels)
+    return _Annotations(hand_labels, audit_rounds, audit, verdicts)
 
+
+@dataclass(frozen=True)
+class SourceSelection:
+    """The adapters a build reads, and the sources it leaves out (for the card)."""
+
+    adapters: list[Adapter]
+    skipped_licence: list[str]
+    missing: list[str]
+
+
+def select_adapters(config: BuildConfig) -> SourceSelection:
+    """Stage 1: the adapters whose licence and raw folder fit ``config``.
+
+    Raises:
+        ConfigError: a ``--source`` folder is missing, or no source folder is found at all.
+    """
     adapters: list[Adapter] = [
         a
         for name, a in ADAPTERS.items()
@@ -391,14 +185,20 @@ def build_corpus(config: BuildConfig) -> dict[str, Any]:
     adapters = [a for a in adapters if a.name not in missing]
     if not adapters:
         raise ConfigError(f"raw={config.raw}: no source folders found; expected e.g. gptfuzz/")
-    excluded: list[dict[str, Any]] = []
-    rows: list[_Row] = []
+    return SourceSelection(adapters, skipped_licence, missing)
+
+
+def read_sources(
+    config: BuildConfig, adapters: Sequence[Adapter], excluded: list[dict[str, Any]]
+) -> tuple[list[BuildRow], Counter[str]]:
+    """Stage 2: every candidate of every adapter as a row; raw counts per source."""
+    rows: list[BuildRow] = []
     raw_counts: Counter[str] = Counter()
     for adapter in progress(adapters, enabled=config.progress, desc="read sources", unit="source"):
         for cand in adapter.read(config.raw):
             raw_counts[cand.source] += 1
             model = normalise_model(cand.model_raw)
-            row = _Row(cand, content_id(cand.prompt, cand.text), model, family_of(model))
+            row = BuildRow(cand, content_id(cand.prompt, cand.text), model, family_of(model))
             if cand.exclude_reason:
                 excluded.append(
                     {
@@ -410,10 +210,24 @@ def build_corpus(config: BuildConfig) -> dict[str, Any]:
                 )
                 continue
             rows.append(row)
+    return rows, raw_counts
 
+
+def label_rows(
+    config: BuildConfig,
+    rows: list[BuildRow],
+    notes: _Annotations,
+    excluded: list[dict[str, Any]],
+    *,
+    complete: bool,
+) -> tuple[list[BuildRow], dict[str, int | str | None], list[str]]:
+    """Stage 3: label every row (hand label, source label, rules); drop hand-skipped rows.
+
+    Returns the rows kept, what the current rules say for each audited id, and the hand/audit
+    labels that match no row (only counted when ``complete``: every source was read).
+    """
+    verdicts = notes.verdicts
     matched = {r.id for r in rows if r.id in verdicts}
-    # with a source subset or licence filter, labels of the other sources are expected to miss
-    complete = config.sources is None and config.license == "all" and not missing
     unmatched = sorted(set(verdicts) - matched) if complete else []
     if unmatched:
         logger.warning(
@@ -421,12 +235,12 @@ def build_corpus(config: BuildConfig) -> dict[str, Any]:
         )
     audit_current: dict[str, int | str | None] = {}
     for row in progress(rows, enabled=config.progress, desc="label", unit="row", mininterval=0.5):
-        _label_row(row, verdicts.get(row.id))
-        if row.id in audit:
+        label_row(row, verdicts.get(row.id))
+        if row.id in notes.audit:
             if row.cand.source_label is not None:
                 audit_current[row.id] = "human"
             else:
-                outcome = _rule_outcome(row.cand)
+                outcome = rule_outcome(row.cand)
                 audit_current[row.id] = "partial" if outcome.partial else outcome.label
     skipped_by_hand = [r for r in rows if r.origin == "review" and r.status == "review"]
     for r in skipped_by_hand:
@@ -434,12 +248,21 @@ def build_corpus(config: BuildConfig) -> dict[str, Any]:
             {"id": r.id, "source": r.cand.source, "model": r.model, "reason": "hand_skip"}
         )
     rows = [r for r in rows if not (r.origin == "review" and r.status == "review")]
+    return rows, audit_current, unmatched
 
+
+def dedup_rows(
+    config: BuildConfig, rows: list[BuildRow], excluded: list[dict[str, Any]]
+) -> tuple[list[BuildRow], dict[int, int], dict[str, Any]]:
+    """Stage 4: exact and near-duplicate removal, best-labelled rows first.
+
+    Returns the kept rows, each kept row's near-duplicate cluster (by ``id(row)``) and the stats.
+    """
     # dedup over everything that reaches an output file, best-labelled rows first
     with ProgressBar(enabled=config.progress, total=len(rows), desc="dedup", unit="row") as bar:
         result = deduplicate(
             [r.cand.text for r in rows],
-            priority=lambda i: _priority(rows[i]),
+            priority=lambda i: dedup_priority(rows[i]),
             seed=config.seed,
             progress=bar.update,
         )
@@ -455,6 +278,19 @@ def build_corpus(config: BuildConfig) -> dict[str, Any]:
         )
     kept_rows = [rows[i] for i in result.kept]
     cluster_of = {id(rows[i]): result.cluster[i] for i in result.kept}
+    return kept_rows, cluster_of, asdict(result.stats)
+
+
+def split_rows(
+    config: BuildConfig,
+    kept_rows: list[BuildRow],
+    cluster_of: dict[int, int],
+    excluded: list[dict[str, Any]],
+) -> list[BuildRow]:
+    """Stage 5: leakage-free train/validation/test by prompt, group and near-duplicate cluster.
+
+    Rows of the external gold groups (``annotations/external_gold_groups.json``) go to no split.
+    """
     # an id can repeat only through identical prompt+text, which exact dedup removed
     split_items = [
         SplitItem(r.id, r.cand.prompt, r.cand.group, cluster_of[id(r)], r.family) for r in kept_rows
@@ -470,7 +306,7 @@ def build_corpus(config: BuildConfig) -> dict[str, Any]:
         load_gold_groups(config.annotations / GOLD_GROUPS_FILE),
         load_gold_ids(config.annotations / GOLD_DESIGN_FILE),
     )
-    final: list[_Row] = []
+    final: list[BuildRow] = []
     for r, s, held in zip(kept_rows, splits, held_out, strict=True):
         if held:  # external gold groups: in no split of any source
             excluded.append(
@@ -489,8 +325,13 @@ def build_corpus(config: BuildConfig) -> dict[str, Any]:
             continue
         r.split = s
         final.append(r)
+    return final
 
-    binary = [r for r in final if r.status == "binary"]
+
+def balance_rows(
+    config: BuildConfig, binary: list[BuildRow], excluded: list[dict[str, Any]]
+) -> dict[int, str]:
+    """Stage 6: source/model caps and the class ratio; the indices of ``binary`` to drop."""
     drops = balance(
         [
             BalanceItem(
@@ -517,58 +358,30 @@ def build_corpus(config: BuildConfig) -> dict[str, Any]:
                 "split": r.split,
             }
         )
-    corpus = [r for i, r in enumerate(binary) if i not in drops]
-    partial = [r for r in final if r.status == "partial"]
-    review = _interleave([r for r in final if r.status == "review"], config.seed)
+    return drops
 
+
+def write_outputs(
+    out: Path,
+    corpus: Sequence[BuildRow],
+    partial: Sequence[BuildRow],
+    review: Sequence[BuildRow],
+    excluded: Sequence[dict[str, Any]],
+    binary: Sequence[BuildRow],
+    drops: dict[int, str],
+) -> None:
+    """Stage 7: the split files, partial refusals, review queue, excluded and capped rows."""
     for split in SPLITS:
-        atomic_write_jsonl(out / f"{split}.jsonl", (_record(r) for r in corpus if r.split == split))
-    atomic_write_jsonl(out / "partial.jsonl", (_record(r) | {"reason": r.reason} for r in partial))
-    atomic_write_jsonl(out / "review_queue.jsonl", (_review_line(r) for r in review))
-    atomic_write_jsonl(out / "excluded.jsonl", excluded)
+        atomic_write_jsonl(
+            out / f"{split}.jsonl", (corpus_record(r) for r in corpus if r.split == split)
+        )
+    atomic_write_jsonl(
+        out / PARTIAL_FILE, (corpus_record(r) | {"reason": r.reason} for r in partial)
+    )
+    atomic_write_jsonl(out / REVIEW_QUEUE_FILE, (review_line(r) for r in review))
+    atomic_write_jsonl(out / EXCLUDED_FILE, excluded)
     # rows dropped only by caps/ratio keep their labels: usable for extra training or analysis
     atomic_write_jsonl(
-        out / "balanced_out.jsonl",
-        (_record(binary[i]) | {"reason": reason} for i, reason in sorted(drops.items())),
+        out / CAPPED_FILE,
+        (corpus_record(binary[i]) | {"reason": reason} for i, reason in sorted(drops.items())),
     )
-
-    from refusal_detector.data.card import make_card, write_card
-
-    card = make_card(
-        config=config,
-        corpus=[_record(r) for r in corpus],
-        partial_n=len(partial),
-        review_n=len(review),
-        raw_counts=dict(raw_counts),
-        excluded=excluded,
-        dedup=asdict(result.stats),
-        audit=_audit_report(audit_rounds, audit_current),
-        hand_labels=len(hand_labels),
-        annotations_unmatched=len(unmatched) if complete else None,
-        skipped_licence=skipped_licence,
-        missing=missing,
-        adapters=adapters,
-        build_seconds=round(time.time() - t0, 1),
-        unbalanced=[_record(r) for r in binary],
-        hard_cases=_hard_cases(corpus),
-    )
-    write_card(card, out / "datacard.json", out / "datacard.md")
-    if config.card_dir is not None:
-        config.card_dir.mkdir(parents=True, exist_ok=True)
-        write_card(card, config.card_dir / "data_card.json", config.card_dir / "data_card.md")
-    return card
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m refusal_detector.data.build``; same arguments as ``data build``."""
-    import argparse
-
-    from refusal_detector.data.commands import add_build_arguments, run_build
-
-    parser = argparse.ArgumentParser(prog="python -m refusal_detector.data.build")
-    add_build_arguments(parser)
-    return run_build(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

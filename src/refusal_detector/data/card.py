@@ -5,14 +5,25 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from refusal_detector.data.adapters import Adapter
-    from refusal_detector.data.build import BuildConfig
+from refusal_detector.data.adapters import Adapter
+from refusal_detector.data.config import BuildConfig
 
-__all__ = ["KNOWN_LIMITATIONS", "make_card", "render_markdown", "write_card"]
+__all__ = [
+    "DATACARD_JSON",
+    "DATACARD_MD",
+    "KNOWN_LIMITATIONS",
+    "BuildStats",
+    "make_card",
+    "render_markdown",
+    "write_card",
+]
+
+DATACARD_JSON = "datacard.json"
+DATACARD_MD = "datacard.md"
 
 KNOWN_LIMITATIONS = [
     "Most labels of unlabelled pools come from labelling functions (label_origin rule:*), not "
@@ -55,26 +66,48 @@ def _plain(d: Any) -> Any:
     return d
 
 
-def make_card(
-    *,
-    config: BuildConfig,
-    corpus: Sequence[dict[str, Any]],
-    partial_n: int,
-    review_n: int,
-    raw_counts: dict[str, int],
-    excluded: Sequence[dict[str, Any]],
-    dedup: dict[str, Any],
-    audit: dict[str, Any],
-    hand_labels: int,
-    annotations_unmatched: int | None = None,
-    skipped_licence: Sequence[str],
-    missing: Sequence[str],
-    adapters: Sequence[Adapter],
-    build_seconds: float,
-    unbalanced: Sequence[dict[str, Any]],
-    hard_cases: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class BuildStats:
+    """What a corpus build counted: the input of :func:`make_card`.
+
+    Attributes:
+        corpus: the records of train/validation/test (after balancing), as written.
+        unbalanced: the binary records before the caps and the class ratio.
+        partial_n: partial refusals kept out of the binary label.
+        review_n: rows in the review queue.
+        raw_counts: rows read per source, before any filter.
+        excluded: the excluded rows, each with its ``reason``.
+        dedup: deduplication statistics.
+        audit: the audit report (:func:`refusal_detector.data.audit.audit_report`).
+        hand_labels: hand labels read from the annotations.
+        annotations_unmatched: hand/audit labels that match no row (None: not every source read).
+        skipped_licence: sources left out by the licence mode.
+        missing: sources whose raw folder is missing.
+        adapters: the adapters that were read.
+        build_seconds: wall-clock time of the build.
+        hard_cases: counts of hard cases by cue.
+    """
+
+    corpus: Sequence[dict[str, Any]]
+    unbalanced: Sequence[dict[str, Any]]
+    partial_n: int
+    review_n: int
+    raw_counts: dict[str, int]
+    excluded: Sequence[dict[str, Any]]
+    dedup: dict[str, Any]
+    audit: dict[str, Any]
+    hand_labels: int
+    skipped_licence: Sequence[str]
+    missing: Sequence[str]
+    adapters: Sequence[Adapter]
+    build_seconds: float
+    annotations_unmatched: int | None = None
+    hard_cases: dict[str, Any] | None = None
+
+
+def make_card(config: BuildConfig, stats: BuildStats) -> dict[str, Any]:
     """Assemble the data card dict (see docs/data.md for the meaning of every field)."""
+    corpus, unbalanced, excluded = stats.corpus, stats.unbalanced, stats.excluded
     counts = _nested()
     for r in corpus:
         node = counts[r["source"]][str(r["label"])][r["split"]]
@@ -92,13 +125,15 @@ def make_card(
     n = len(corpus)
     n1 = sum(1 for r in corpus if r["label"] == 1)
     u1 = sum(1 for r in unbalanced if r["label"] == 1)
-    licences = {a.name: {"license": a.license, "license_class": a.license_class} for a in adapters}
+    licences = {
+        a.name: {"license": a.license, "license_class": a.license_class} for a in stats.adapters
+    }
     by_source = Counter(r["source"] for r in corpus)
     by_source_label = Counter((r["source"], r["label"]) for r in corpus)
     sources = {
         name: {
             **licences[name],
-            "raw_rows": raw_counts.get(name, 0),
+            "raw_rows": stats.raw_counts.get(name, 0),
             "records": by_source.get(name, 0),
             "refusals": by_source_label.get((name, 1), 0),
             "normals": by_source_label.get((name, 0), 0),
@@ -137,21 +172,21 @@ def make_card(
         "label_origins": _plain(dict(Counter(r["label_origin"] for r in corpus))),
         "counts": _plain(counts),
         "counts_help": "source -> label -> split -> label_origin -> records",
-        "hard_cases": hard_cases or {},
-        "partial_records": partial_n,
-        "review_queue": review_n,
-        "hand_labels": hand_labels,
-        "annotations_unmatched": annotations_unmatched,
-        "dedup": dedup,
+        "hard_cases": stats.hard_cases or {},
+        "partial_records": stats.partial_n,
+        "review_queue": stats.review_n,
+        "hand_labels": stats.hand_labels,
+        "annotations_unmatched": stats.annotations_unmatched,
+        "dedup": stats.dedup,
         "excluded": _plain(dict(Counter(e["reason"] for e in excluded))),
-        "audit": audit,
+        "audit": stats.audit,
         "licenses": _plain(dict(Counter(r["license"] for r in corpus))),
         "license_mode": config.license,
-        "sources_dropped_by_license": list(skipped_licence),
-        "sources_missing": list(missing),
+        "sources_dropped_by_license": list(stats.skipped_licence),
+        "sources_missing": list(stats.missing),
         "known_limitations": [*KNOWN_LIMITATIONS, *_coverage_limitations(corpus)],
         "build": {
-            "seconds": build_seconds,
+            "seconds": stats.build_seconds,
             "command": _command(config),
             "seed": config.seed,
             "holdout_family": config.holdout_family,

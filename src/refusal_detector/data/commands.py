@@ -31,7 +31,7 @@ __all__ = [
 
 
 def add_build_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``data build`` (shared with ``python -m refusal_detector.data.build``)."""
+    """Arguments of ``data build``."""
     parser.add_argument(
         "--raw",
         type=Path,
@@ -122,7 +122,8 @@ def run_build(args: argparse.Namespace) -> int:
     import json
 
     from refusal_detector.data.annotations_io import DEFAULT_ANNOTATIONS
-    from refusal_detector.data.build import BuildConfig, build_corpus
+    from refusal_detector.data.build import build_corpus
+    from refusal_detector.data.config import BuildConfig
 
     config = BuildConfig(
         raw=args.raw,

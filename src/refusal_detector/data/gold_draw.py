@@ -37,10 +37,10 @@ from refusal_detector.data.balance import water_fill
 from refusal_detector.data.dedup import deduplicate
 from refusal_detector.data.gold_groups import GOLD_GROUPS_FILE, choose_gold_groups
 from refusal_detector.data.gold_groups import write_gold_groups as _write_groups
-from refusal_detector.data.labeling_functions import LFResult, apply_source_rules, label_response
 from refusal_detector.data.model_names import family_of, normalise_model
 from refusal_detector.data.prompt_groups import behaviour_key, row_keys
 from refusal_detector.data.records import Candidate, content_id
+from refusal_detector.data.rows import rule_outcome
 from refusal_detector.io.files import atomic_write_jsonl
 
 __all__ = ["NEW_SOURCES", "GoldRow", "draw", "lf_outcome", "main"]
@@ -52,16 +52,8 @@ _SOFT_CUES = {"moralising", "moral_opening", "must_point_out", "discourage", "so
 _SOFT_CUES |= {"redirect", "stance", "capability"}
 
 
-def lf_outcome(c: Candidate) -> LFResult:
-    """What the build's labelling functions and source rules say about one candidate."""
-    jailbroken = c.meta.get("jailbroken")
-    strict = c.strict_normal if not isinstance(c.strict_normal, bool) else 400 * c.strict_normal
-    if jailbroken is False and isinstance(c.strict_normal, bool) and not c.strict_normal:
-        strict = 150
-    lf = label_response(
-        c.text, hint=c.hint, prompt_known=bool(c.prompt), prompt=c.prompt, strict_normal=strict
-    )
-    return apply_source_rules(c.source, jailbroken, lf)
+lf_outcome = rule_outcome
+"""What the build's labelling functions and source rules say about one candidate."""
 
 
 @dataclass

@@ -1,4 +1,9 @@
-"""Record types of the corpus build: what an adapter yields and what the corpus files hold."""
+"""Record types of the corpus build: what an adapter yields and what the corpus files hold.
+
+A built corpus directory holds ``train.jsonl``, ``validation.jsonl`` and ``test.jsonl`` (one
+:class:`CorpusRecord` per line), ``partial.jsonl``, ``review_queue.jsonl``, ``excluded.jsonl``,
+``balanced_out.jsonl`` (:data:`CAPPED_FILE`) and the data card ``datacard.json``/``datacard.md``.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 __all__ = [
+    "CAPPED_FILE",
+    "EXCLUDED_FILE",
+    "PARTIAL_FILE",
     "PERMISSIVE",
+    "REVIEW_QUEUE_FILE",
     "Candidate",
     "CorpusRecord",
     "LicenseClass",
@@ -17,6 +26,12 @@ __all__ = [
     "fix_mojibake",
     "normalise_text",
 ]
+
+PARTIAL_FILE = "partial.jsonl"
+REVIEW_QUEUE_FILE = "review_queue.jsonl"
+EXCLUDED_FILE = "excluded.jsonl"
+CAPPED_FILE = "balanced_out.jsonl"
+"""Labelled rows the build set aside for its source/model caps or class ratio (with a reason)."""
 
 LicenseClass = Literal["permissive", "nc"]
 PERMISSIVE: LicenseClass = "permissive"

@@ -22,7 +22,16 @@ import numpy.typing as npt
 
 from refusal_detector.errors import DataError
 
-__all__ = ["PhraseBaseline", "default_baselines", "load_phrases"]
+__all__ = [
+    "NO_REFUSAL_LIGHT_FILE",
+    "PhraseBaseline",
+    "default_baselines",
+    "load_phrases",
+    "phrases_dir",
+]
+
+NO_REFUSAL_LIGHT_FILE = "llm_guard_NoRefusalLight_substrings.txt"
+"""LLM Guard's NoRefusalLight substrings, which the scanner NoRefusalLight matches too."""
 
 MatchKind = Literal["substring", "prefix"]
 
@@ -70,13 +79,18 @@ def load_phrases(path: Path) -> tuple[str, ...]:
     return phrases
 
 
+def phrases_dir() -> Path:
+    """The bundled phrase lists (``refusal_detector/training/phrases``)."""
+    return Path(str(resources.files("refusal_detector.training") / "phrases"))
+
+
 def default_baselines(directory: Path | None = None) -> list[PhraseBaseline]:
     """The three baselines of the evaluation report, from ``directory`` or the bundled lists."""
-    base = directory or Path(str(resources.files("refusal_detector.training") / "phrases"))
+    base = directory or phrases_dir()
     return [
         PhraseBaseline(
             name="LLM Guard NoRefusalLight",
-            phrases=load_phrases(base / "llm_guard_NoRefusalLight_substrings.txt"),
+            phrases=load_phrases(base / NO_REFUSAL_LIGHT_FILE),
             match="substring",
             case_sensitive=False,
             origin="protectai/llm-guard output_scanners/no_refusal.py (MIT)",

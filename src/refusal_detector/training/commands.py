@@ -8,7 +8,6 @@ and torch-free. Results go to stdout; progress and logs go to stderr.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from dataclasses import MISSING, fields
@@ -355,52 +354,22 @@ def _register_export(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from refusal_detector.errors import ConfigError
-    from refusal_detector.model_dir import INT8_FILE, QUANTIZATION_REPORT_FILE
-    from refusal_detector.training.dataset import load_examples, resolve_split, stratified_sample
-    from refusal_detector.training.export import export_onnx
-    from refusal_detector.training.quantize import quantize_int8, validate_int8, write_report
+    from refusal_detector.training.export import export_model
 
-    if args.int8 and args.data is None:
-        raise ConfigError(
-            "the int8 variant is validated on labelled data: pass --data CORPUS_DIR (its "
-            "validation split is used) or --no-int8"
-        )
-    if args.ship is not None and not args.int8:
-        raise ConfigError("--ship needs the validated int8 model; drop --no-int8")
-    fp32 = export_onnx(args.model, opset=args.opset, atol=args.atol)
-    result: dict[str, Any] = {"fp32": str(fp32)}
-    if args.int8:
-        path = resolve_split(args.data, "validation")
-        examples = load_examples(path)
-        available = len(examples)
-        if args.max_validation_samples:
-            examples = stratified_sample(examples, max_total=args.max_validation_samples)
-        int8 = quantize_int8(fp32, args.model / INT8_FILE, per_channel=args.per_channel)
-        try:
-            report = validate_int8(
-                args.model,
-                int8,
-                examples,
-                min_agreement=args.min_agreement,
-                max_f1_drop=args.max_f1_drop,
-                data_name=str(path),
-                per_channel=args.per_channel,
-                first_window=args.first_window,
-            )
-        except Exception:
-            int8.unlink(missing_ok=True)
-            raise
-        report = dataclasses.replace(report, n_available=available)
-        write_report(report, args.model / QUANTIZATION_REPORT_FILE)
-        result["int8"] = str(int8)
-        result["int8_validation"] = report.to_json()
-        if args.ship is not None:
-            from refusal_detector.training.ship import ship_model
-
-            shipped = ship_model(args.model, args.ship, int8_path=int8)
-            result["ship"] = {"dir": str(shipped.out_dir), "bytes": shipped.total_bytes}
-    print(json.dumps(result, indent=2))  # noqa: T201
+    result = export_model(
+        args.model,
+        data=args.data,
+        int8=args.int8,
+        opset=args.opset,
+        atol=args.atol,
+        per_channel=args.per_channel,
+        min_agreement=args.min_agreement,
+        max_f1_drop=args.max_f1_drop,
+        max_validation_samples=args.max_validation_samples,
+        first_window=args.first_window,
+        ship=args.ship,
+    )
+    print(json.dumps(result.to_json(), indent=2))  # noqa: T201
     return 0
 
 

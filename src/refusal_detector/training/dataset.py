@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from refusal_detector.data.balance import water_fill
+from refusal_detector.data.records import CAPPED_FILE
 from refusal_detector.errors import ConfigError, DataError
 from refusal_detector.io.files import read_jsonl
 from refusal_detector.training.config import TrainConfig
 
 __all__ = [
-    "CAPPED_FILE",
     "SLICE_FIELDS",
     "SPLITS",
     "Example",
@@ -46,8 +46,6 @@ logger = logging.getLogger(__name__)
 K = TypeVar("K", bound=Hashable)
 
 SPLITS = ("train", "validation", "test")
-CAPPED_FILE = "balanced_out.jsonl"
-"""Labelled rows the corpus build set aside for its source/model caps or class ratio."""
 SLICE_FIELDS = ("source", "family", "model", "license", "origin")
 
 # Licence strings treated as permissive: the corpus writes either a class ("permissive" / "nc") or

@@ -1,5 +1,10 @@
 """Export a model directory to ONNX (``onnx/model.onnx``) and check it against torch.
 
+:func:`export_model` is what ``refusal-detector export`` runs: the fp32 export and its parity check
+(:func:`export_onnx`), then the int8 variant validated on labelled rows (kept only if it passes),
+its report, and optionally the shipping layout. Benchmarks and users call it to export exactly as
+the command line does.
+
 The export uses torch's TorchScript-based exporter (``dynamo=False``) with explicit opset and
 dynamic batch/sequence axes: in torch 2.13 it is still available (deprecated), needs no onnxscript,
 takes well under a second for small models and gives a graph that onnxruntime's transformer
@@ -10,11 +15,14 @@ replaces a good one.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import logging
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -26,19 +34,32 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
-from refusal_detector.errors import ExportValidationError
+from refusal_detector.errors import ConfigError, ExportValidationError
 from refusal_detector.io.files import atomic_copy, atomic_path
 from refusal_detector.model_dir import (
     CONFIG_FILE,
+    INT8_FILE,
     ONNX_FILE,
     ONNX_SUBDIR,
+    QUANTIZATION_REPORT_FILE,
     TOKENIZER_FILES,
     check_model_dir,
     model_max_length,
     read_tokenizer_config,
 )
 
-__all__ = ["PARITY_TEXTS", "check_onnx_parity", "export_onnx", "parity_batch"]
+if TYPE_CHECKING:
+    from refusal_detector.training.quantize import QuantizationReport
+    from refusal_detector.training.ship import ShipReport
+
+__all__ = [
+    "PARITY_TEXTS",
+    "ExportResult",
+    "check_onnx_parity",
+    "export_model",
+    "export_onnx",
+    "parity_batch",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +71,98 @@ PARITY_TEXTS = (
     "Sure! Here is a simple recipe for pancakes. Mix flour, eggs and milk, then fry. " * 3,
     "I cannot help with that request because it could cause harm. " * 200,
 )
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What :func:`export_model` wrote: the fp32 export, the validated int8 variant, the ship."""
+
+    fp32: Path
+    int8: Path | None = None
+    int8_validation: QuantizationReport | None = None
+    ship: ShipReport | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The summary ``refusal-detector export`` prints."""
+        result: dict[str, Any] = {"fp32": str(self.fp32)}
+        if self.int8 is not None and self.int8_validation is not None:
+            result["int8"] = str(self.int8)
+            result["int8_validation"] = self.int8_validation.to_json()
+        if self.ship is not None:
+            result["ship"] = {"dir": str(self.ship.out_dir), "bytes": self.ship.total_bytes}
+        return result
+
+
+def export_model(
+    model_dir: Path,
+    *,
+    data: Path | None = None,
+    int8: bool = True,
+    opset: int = 17,
+    atol: float = 1e-4,
+    per_channel: bool = False,
+    min_agreement: float = 0.995,
+    max_f1_drop: float = 0.003,
+    max_validation_samples: int | None = None,
+    first_window: bool = False,
+    ship: Path | None = None,
+) -> ExportResult:
+    """Export ``model_dir`` as ``refusal-detector export`` does.
+
+    Writes ``onnx/model.onnx`` (fp32, within ``atol`` of torch); with ``int8``, also
+    ``onnx/model_quantized.onnx``, validated on the validation split of ``data`` (a corpus
+    directory or a ``.jsonl``; a stratified sample of ``max_validation_samples`` rows) against
+    ``min_agreement`` and ``max_f1_drop``, and ``quantization_report.json``. A failing int8 file is
+    deleted. With ``ship``, the validated int8 model also goes into the shipping layout there.
+
+    Raises:
+        ConfigError: ``int8`` without ``data``, or ``ship`` without ``int8``.
+        ModelLoadError: ``model_dir`` is not a valid torch model directory.
+        DataError: the validation data is missing or malformed.
+        ExportValidationError: the fp32 parity check or the int8 validation failed.
+    """
+    from refusal_detector.training.dataset import load_examples, resolve_split, stratified_sample
+    from refusal_detector.training.quantize import quantize_int8, validate_int8, write_report
+
+    if int8 and data is None:
+        raise ConfigError(
+            "the int8 variant is validated on labelled data: pass --data CORPUS_DIR (its "
+            "validation split is used) or --no-int8"
+        )
+    if ship is not None and not int8:
+        raise ConfigError("--ship needs the validated int8 model; drop --no-int8")
+    model_dir = Path(model_dir)
+    fp32 = export_onnx(model_dir, opset=opset, atol=atol)
+    if not int8 or data is None:
+        return ExportResult(fp32=fp32)
+    path = resolve_split(data, "validation")
+    examples = load_examples(path)
+    available = len(examples)
+    if max_validation_samples:
+        examples = stratified_sample(examples, max_total=max_validation_samples)
+    int8_path = quantize_int8(fp32, model_dir / INT8_FILE, per_channel=per_channel)
+    try:
+        report = validate_int8(
+            model_dir,
+            int8_path,
+            examples,
+            min_agreement=min_agreement,
+            max_f1_drop=max_f1_drop,
+            data_name=str(path),
+            per_channel=per_channel,
+            first_window=first_window,
+        )
+    except Exception:
+        int8_path.unlink(missing_ok=True)
+        raise
+    report = dataclasses.replace(report, n_available=available)
+    write_report(report, model_dir / QUANTIZATION_REPORT_FILE)
+    shipped = None
+    if ship is not None:
+        from refusal_detector.training.ship import ship_model
+
+        shipped = ship_model(model_dir, ship, int8_path=int8_path)
+    return ExportResult(fp32=fp32, int8=int8_path, int8_validation=report, ship=shipped)
 
 
 def export_onnx(model_dir: Path, *, opset: int = 17, atol: float = 1e-4) -> Path:
