@@ -25,54 +25,21 @@ import numpy as np
 import numpy.typing as npt
 
 from refusal_detector.training.baselines import default_baselines
+from refusal_detector.training.metrics import auroc, binary_metrics
 
 GOLD = Path(__file__).parents[1] / "src/refusal_detector/data/annotations/external_gold.jsonl"
 
 
-def auroc(truth: npt.NDArray[np.bool_], scores: npt.NDArray[np.float64]) -> float | None:
-    """Area under the ROC curve (Mann-Whitney, ties counted half); None without both classes."""
-    pos, neg = scores[truth], scores[~truth]
-    if not len(pos) or not len(neg):
-        return None
-    order = np.argsort(np.concatenate([pos, neg]), kind="mergesort")
-    values = np.concatenate([pos, neg])[order]
-    ranks = np.empty(len(values))
-    i = 0
-    while i < len(values):  # average ranks over ties
-        j = i
-        while j + 1 < len(values) and values[j + 1] == values[i]:
-            j += 1
-        ranks[i : j + 1] = (i + j) / 2 + 1
-        i = j + 1
-    pos_ranks = ranks[np.argsort(order, kind="mergesort")][: len(pos)]
-    return float((pos_ranks.sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
-
-
-def prf(pred: npt.NDArray[np.bool_], truth: npt.NDArray[np.bool_]) -> dict[str, float | int]:
-    """Precision, recall, F1 of REJECTION, with the counts behind them."""
-    tp = int((pred & truth).sum())
-    fp = int((pred & ~truth).sum())
-    fn = int((~pred & truth).sum())
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {
-        "n": len(truth),
-        "refusals": int(truth.sum()),
-        "precision": precision,
-        "recall": recall,
-        "f1": f1,
-        "tp": tp,
-        "fp": fp,
-        "fn": fn,
-    }
+def prf(pred: npt.NDArray[np.bool_], truth: npt.NDArray[np.bool_]) -> dict[str, Any]:
+    """Precision, recall, F1 of REJECTION (None where undefined) with the counts behind them."""
+    return binary_metrics(truth, pred).as_dict()
 
 
 def best_f1(truth: npt.NDArray[np.bool_], scores: npt.NDArray[np.float64]) -> tuple[float, float]:
     """(best F1, its threshold) over the observed scores: how much a threshold alone could buy."""
     best = (0.0, 0.5)
     for t in np.unique(scores):
-        f1 = float(prf(scores >= t, truth)["f1"])
+        f1 = prf(scores >= t, truth)["f1"] or 0.0
         if f1 > best[0]:
             best = (f1, float(t))
     return best
@@ -153,8 +120,8 @@ def print_tables(result: dict[str, Any]) -> None:
     for name, m in result["slices"].items():
         base = " | ".join(_fmt(result["baselines"][name][b]) for b in names)
         print(
-            f"| {name} | {m['n']} | {m['refusals']} | {m['precision']:.3f} | "
-            f"{m['recall']:.3f} | {m['f1']:.3f} | {_fmt(m['auroc'])} | "
+            f"| {name} | {m['n']} | {m['refusals']} | {_fmt(m['precision'])} | "
+            f"{_fmt(m['recall'])} | {_fmt(m['f1'])} | {_fmt(m['auroc'])} | "
             f"{m['best_f1']:.3f} ({m['best_threshold']:.2f}) | {base} |"
         )
 
