@@ -17,12 +17,14 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import shlex
 import shutil
 import sys
 import time
 from collections import Counter
 from pathlib import Path
 
+from refusal_detector.cli_options import to_argv
 from refusal_detector.training.dataset import (
     Example,
     capped_train_rows,
@@ -129,11 +131,13 @@ def main(argv: list[str] | None = None) -> int:
         settings["sample_by"] = args.sample_by
     if args.permissive_only:
         settings["permissive_only"] = True
-    result: dict[str, object] = {"settings": settings, "families": {}}
+    # the model card's Reproduce section prints this line (written from the parser: no drift)
+    command = shlex.join(["python", "benchmarks/lofo.py", *to_argv(parser, vars(args))])
+    result: dict[str, object] = {"settings": settings, "command": command, "families": {}}
     if args.out.is_file():
         previous = json.loads(args.out.read_text(encoding="utf-8"))
         if previous.get("settings") == settings:
-            result = previous
+            result = previous | {"command": command}
     done: dict[str, object] = result["families"]  # type: ignore[assignment]
     for family in families:
         if family in done:
@@ -153,30 +157,29 @@ def main(argv: list[str] | None = None) -> int:
         if model_dir.exists() and (not stamp.is_file() or stamp.read_text() != digest.hexdigest()):
             shutil.rmtree(model_dir)
         stamp.write_text(digest.hexdigest())
-        run = train(
-            TrainConfig(
-                data=corpus,
-                output_dir=model_dir,
-                base_model=args.base_model,
-                max_length=args.max_length,
-                max_train_samples=args.max_train_samples,
-                max_eval_samples=100,
-                mid_windows=args.mid_windows,
-                refusal_share=args.refusal_share,
-                sample_by=tuple(args.sample_by.split(",")),
-                permissive_only=args.permissive_only,
-                num_train_epochs=args.epochs,
-                learning_rate=args.learning_rate,
-                warmup_steps=args.warmup_steps,
-                save_steps=1000,
-                save_total_limit=1,
-                logging_steps=20,
-                group_by_length=True,
-                track_emissions=False,
-                disable_tqdm=True,
-                resume=True,
-            )
+        config = TrainConfig(
+            data=corpus,
+            output_dir=model_dir,
+            base_model=args.base_model,
+            max_length=args.max_length,
+            max_train_samples=args.max_train_samples,
+            max_eval_samples=100,
+            mid_windows=args.mid_windows,
+            refusal_share=args.refusal_share,
+            sample_by=tuple(args.sample_by.split(",")),
+            permissive_only=args.permissive_only,
+            num_train_epochs=args.epochs,
+            learning_rate=args.learning_rate,
+            warmup_steps=args.warmup_steps,
+            save_steps=1000,
+            save_total_limit=1,
+            logging_steps=20,
+            group_by_length=True,
+            track_emissions=False,
+            disable_tqdm=True,
+            resume=True,
         )
+        run = train(config)
         held = [e for e in val_all + test_all if e.family == family]
         detector = RefusalDetector.from_pretrained(model_dir, backend=args.backend)
         texts = [e.text for e in held]
@@ -189,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
             **m.as_dict(),
             "auroc": auroc([e.label for e in held], scores),
             "train_examples": run.train_examples,
+            # this family's run as a train command (on the corpus lofo wrote for it)
+            "train_command": shlex.join(["refusal-detector", "train", *config.to_cli_args()]),
             "minutes": round((time.time() - started) / 60, 1),
         }
         args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

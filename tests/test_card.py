@@ -146,3 +146,19 @@ def test_from_paths_requires_the_training_log(tmp_path: Path) -> None:
     (tmp_path / "training_log.json").write_text(json.dumps(TRAINING_LOG))
     path = write_card(CardInputs.from_paths(model_dir=tmp_path), tmp_path)
     assert path.read_text().startswith("---\n")
+
+
+def test_reproduce_section_writes_the_train_flags_from_the_config(inputs: CardInputs) -> None:
+    card = render_card(inputs)
+    assert "refusal-detector train --data build/corpus --out runs/default " in card
+    reproduce = card.split("## Reproduce")[1]
+    line = next(x for x in reproduce.splitlines() if x.startswith("refusal-detector train"))
+    assert (
+        line
+        == "refusal-detector train --data build/corpus --out runs/default --max-train-samples 4500"
+    )
+    lofo = {"settings": {"epochs": 1}, "command": "python benchmarks/lofo.py --data d --out o"}
+    with_command = render_card(
+        CardInputs(model_dir=inputs.model_dir, training_log=TRAINING_LOG, lofo=lofo)
+    )
+    assert "\npython benchmarks/lofo.py --data d --out o\n" in with_command

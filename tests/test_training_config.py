@@ -88,3 +88,44 @@ def test_offline_tracker_measures_without_network(tmp_path: Path) -> None:
     assert tracker.session is not None
     assert tracker.session.country_iso_code == "DEU"
     assert tracker.session.emissions_kg >= 0.0 and tracker.session.duration_s > 0.0
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {},
+        {"max_length": 128, "max_train_samples": 40000, "include_capped": True},
+        {"mid_windows": 0.15, "max_train_samples": 50, "refusal_share": 0.3},
+        {"max_train_samples": 100, "sample_by": ("source", "label"), "group_by_length": True},
+        {"track_emissions": False, "country_iso_code": "FRA", "learning_rate": 5e-5},
+        {"num_train_epochs": 1.0, "permissive_only": True, "base_model": "distilroberta-base"},
+    ],
+)
+def test_to_cli_args_parses_back_to_the_same_config(change: dict[str, object]) -> None:
+    from refusal_detector.cli import build_parser
+    from refusal_detector.training.commands import config_from_args
+
+    config = replace(BASE, disable_tqdm=True, **change)
+    argv = config.to_cli_args()
+    assert argv[:4] == ["--data", "corpus", "--out", "out"]
+    parsed = config_from_args(build_parser().parse_args(["train", *argv, "--quiet"]))
+    assert parsed == config
+
+
+def test_to_cli_args_writes_only_what_differs_from_the_defaults() -> None:
+    config = replace(BASE, max_length=128, save_total_limit=2, group_by_length=True)
+    assert config.to_cli_args() == [
+        "--data", "corpus", "--out", "out", "--max-length", "128",
+        "--save-total-limit", "2", "--group-by-length",
+    ]  # fmt: skip
+    with pytest.raises(ConfigError, match=r"extra TrainingArguments .* have no train flags"):
+        replace(BASE, extra={"fp16": True}).to_cli_args()
+    with pytest.raises(ConfigError, match="--save-total-limit cannot express None"):
+        replace(BASE, save_total_limit=None).to_cli_args()
+
+
+def test_from_dict_reads_a_logged_config() -> None:
+    logged = json.loads(json.dumps({**BASE.__dict__, "data": "corpus", "output_dir": "out"}))
+    logged["sample_by"] = ["source", "label"]
+    config = TrainConfig.from_dict(logged)
+    assert config == replace(BASE, sample_by=("source", "label"))

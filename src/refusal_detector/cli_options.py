@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ __all__ = [
     "progress_enabled",
     "ratio",
     "share",
+    "to_argv",
 ]
 
 
@@ -212,3 +213,36 @@ def add_quiet(parser: argparse.ArgumentParser, *, help: str = "no progress bar")
 def progress_enabled(args: argparse.Namespace) -> bool:
     """Show progress bars: not ``--quiet`` and stderr is a terminal."""
     return not args.quiet and sys.stderr.isatty()
+
+
+def to_argv(parser: argparse.ArgumentParser, values: Mapping[str, Any]) -> list[str]:
+    """The options that make ``parser`` parse to ``values`` (by dest), in the parser's order.
+
+    Only values that differ from the option's default are written; a flag (``store_true`` or
+    ``store_false``) is written when its value is the one the flag sets. Dests missing from
+    ``values`` are skipped. Sequences are joined with commas (as ``--sample-by`` reads them).
+    This is how a saved configuration turns back into the command that reproduces it, so the
+    flags in a model card cannot drift from the command line's own.
+
+    Raises:
+        ValueError: a value that no flag can express (None where the default is not None).
+    """
+    argv: list[str] = []
+    for action in parser._actions:
+        if not action.option_strings or action.dest not in values:
+            continue
+        flag, value = action.option_strings[0], values[action.dest]
+        if isinstance(action, argparse._StoreConstAction):
+            if value == action.const:
+                argv.append(flag)
+        elif value is None and action.default is not None:
+            raise ValueError(f"{flag} cannot express None (its default is {action.default!r})")
+        elif value != action.default:
+            argv += [flag, _argv_value(value)]
+    return argv
+
+
+def _argv_value(value: object) -> str:
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value)
+    return str(value)

@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 __all__ = [
     "CAPPED_FILE",
+    "DATACARD_JSON",
+    "DATACARD_MD",
     "EXCLUDED_FILE",
     "PARTIAL_FILE",
     "PERMISSIVE",
@@ -30,6 +32,8 @@ __all__ = [
 PARTIAL_FILE = "partial.jsonl"
 REVIEW_QUEUE_FILE = "review_queue.jsonl"
 EXCLUDED_FILE = "excluded.jsonl"
+DATACARD_JSON = "datacard.json"
+DATACARD_MD = "datacard.md"
 CAPPED_FILE = "balanced_out.jsonl"
 """Labelled rows the build set aside for its source/model caps or class ratio (with a reason)."""
 

