@@ -48,17 +48,28 @@ def short_texts() -> list[str]:
         return [json.loads(line)["text"] for line in handle if line.strip()]
 
 
-def offline_throughput(model: str | None, batch_size: int, texts: list[str], seconds: float) -> float:
+def offline_throughput(
+    model: str | None, batch_size: int, texts: list[str], seconds: float
+) -> tuple[float, float]:
+    """(texts per wall-clock second, texts per CPU second) of predict_proba in this process."""
     from refusal_detector import RefusalDetector
 
     detector = RefusalDetector.from_pretrained(model, batch_size=batch_size)
     detector.predict_proba(texts[:batch_size])  # warm-up
     done = 0
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     while time.perf_counter() - start < seconds:
         detector.predict_proba(texts)
         done += len(texts)
-    return done / (time.perf_counter() - start)
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    return done / wall, done / cpu
+
+
+def process_cpu_seconds(pid: int, task: int | None = None) -> float:
+    """User + system CPU seconds of a process and all its threads, or of one thread (Linux)."""
+    path = Path(f"/proc/{pid}/stat" if task is None else f"/proc/{pid}/task/{task}/stat")
+    fields = path.read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def start_server(model: str | None, batch_size: int) -> tuple[subprocess.Popen[bytes], int]:
@@ -132,7 +143,9 @@ async def client(
         writer.close()
 
 
-async def load(port: int, texts: list[str], clients: int, duration: float, max_requests: int) -> dict[str, Any]:
+async def load(
+    port: int, texts: list[str], clients: int, duration: float, max_requests: int
+) -> dict[str, Any]:
     bodies = [json.dumps({"texts": [t]}).encode() for t in texts]
     latencies: list[float] = []
     errors: Counter[str] = Counter()
@@ -140,16 +153,17 @@ async def load(port: int, texts: list[str], clients: int, duration: float, max_r
     start = time.perf_counter()
     stop_at = start + duration
     await asyncio.gather(
-        *(
-            client(port, bodies, k * 7, stop_at, budget, latencies, errors)
-            for k in range(clients)
-        )
+        *(client(port, bodies, k * 7, stop_at, budget, latencies, errors) for k in range(clients))
     )
     elapsed = time.perf_counter() - start
     latencies.sort()
 
     def pct(q: float) -> float:
-        return latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000 if latencies else float("nan")
+        return (
+            latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000
+            if latencies
+            else float("nan")
+        )
 
     return {
         "requests_ok": len(latencies),
@@ -185,9 +199,14 @@ def main() -> int:
         parser.error("--clients must be in [1, 1024] and --duration in (0, 600]")
 
     texts = short_texts()
-    offline_before = offline_throughput(args.model, args.batch_size, texts, args.offline_seconds)
+    load_before = os.getloadavg()[0]
+    offline_before, offline_cpu_before = offline_throughput(
+        args.model, args.batch_size, texts, args.offline_seconds
+    )
     process, port = start_server(args.model, args.batch_size)
     try:
+        server_cpu = process_cpu_seconds(process.pid)
+        loop_cpu = process_cpu_seconds(process.pid, process.pid)  # main thread: the event loop
         if sys.platform != "win32":
             try:
                 import uvloop
@@ -196,20 +215,34 @@ def main() -> int:
             except ImportError:
                 pass
         service = asyncio.run(load(port, texts, args.clients, args.duration, args.max_requests))
+        server_cpu = process_cpu_seconds(process.pid) - server_cpu
+        service["server_cpu_seconds"] = server_cpu
+        service["event_loop_cpu_ms_per_request"] = (
+            1000
+            * (process_cpu_seconds(process.pid, process.pid) - loop_cpu)
+            / service["requests_ok"]
+        )
+        service["texts_per_cpu_s"] = service["requests_ok"] / server_cpu
         service["mean_batch_texts"] = mean_batch(port)
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(60)
-    offline_after = offline_throughput(args.model, args.batch_size, texts, args.offline_seconds)
+    offline_after, offline_cpu_after = offline_throughput(
+        args.model, args.batch_size, texts, args.offline_seconds
+    )
     offline = (offline_before + offline_after) / 2
+    offline_cpu = (offline_cpu_before + offline_cpu_after) / 2
     figures = {
         "clients": args.clients,
         "cpus": os.cpu_count(),
+        "load_average_before_after": [load_before, os.getloadavg()[0]],
         "texts": len(texts),
         "offline_texts_per_s_before": offline_before,
         "offline_texts_per_s_after": offline_after,
+        "offline_texts_per_cpu_s": offline_cpu,
         "service": service,
         "service_over_offline": service["texts_per_s"] / offline,
+        "service_over_offline_per_cpu_s": service["texts_per_cpu_s"] / offline_cpu,
     }
     errors = ", ".join(f"{k}: {v}" for k, v in service["errors"].items()) or "none"
     rows = [
@@ -218,9 +251,12 @@ def main() -> int:
         f"| offline batch ({args.batch_size}/call), before / after | {offline_before:,.0f} / {offline_after:,.0f} texts/s |",
         f"| service, {args.clients} clients, 1 text/request | {service['texts_per_s']:,.0f} texts/s ({service['requests_ok']:,} requests in {service['seconds']:.0f} s) |",
         f"| service / offline (mean of before and after) | {figures['service_over_offline']:.2f}x |",
+        f"| per CPU second: offline / server process | {offline_cpu:,.1f} / {service['texts_per_cpu_s']:,.1f} texts (service / offline {figures['service_over_offline_per_cpu_s']:.2f}x) |",
+        f"| event-loop thread CPU per request (HTTP, JSON, validation) | {service['event_loop_cpu_ms_per_request']:.2f} ms |",
         f"| latency p50 / p95 / p99 | {service['p50_ms']:.1f} / {service['p95_ms']:.1f} / {service['p99_ms']:.1f} ms |",
         f"| errors | {errors} |",
         f"| mean model batch | {service['mean_batch_texts']:.1f} texts |",
+        f"| machine | {os.cpu_count()} CPUs, load average {load_before:.1f} before, {figures['load_average_before_after'][1]:.1f} after |",
     ]
     print("\n".join(rows))  # noqa: T201
     if args.json:

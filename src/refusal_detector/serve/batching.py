@@ -1,9 +1,10 @@
 """Micro-batching: one inference thread merges concurrent requests into model batches.
 
 Requests put jobs (a list of texts) on a bounded queue and await an asyncio future; the worker
-thread takes the first waiting job, gathers more until ``max_batch`` texts or ``max_wait_s`` have
-passed, scores all their token windows in one :meth:`RefusalDetector.window_scores` call (which
-sorts every window by length and pads per ``batch_size`` chunk), and hands each job its share
+thread takes the first waiting job, gathers more until ``max_batch`` texts or until no job has
+joined for ``max_wait_s``, scores all their token windows in one
+:meth:`RefusalDetector.window_scores` call (which sorts every window by length and pads per
+``batch_size`` chunk), and hands each job its share
 through ``loop.call_soon_threadsafe``. The event loop never runs the model: it only waits.
 
 The worker also owns the model's life: it loads the detector, runs a warm-up inference, and only
@@ -73,7 +74,7 @@ class InferenceWorker:
         load: builds the detector (called on the worker thread, so loading never blocks the loop).
         max_batch: at most this many texts are merged into one model call (a larger single
             request is scored alone, in the detector's ``batch_size`` chunks).
-        max_wait_s: how long the first job of a batch waits for more jobs to join it.
+        max_wait_s: a batch closes when no job has joined it for this long (or at max_batch).
         queue_size: jobs that may wait; one more raises :class:`WorkerBusyError`.
         on_batch: called on the worker thread with (texts, windows, seconds) after each batch.
         on_failure: called on the worker thread when loading or warm-up fails.
@@ -84,7 +85,7 @@ class InferenceWorker:
         load: Callable[[], RefusalDetector],
         *,
         max_batch: int = 64,
-        max_wait_s: float = 0.002,
+        max_wait_s: float = 0.005,
         queue_size: int = 1024,
         on_batch: Callable[[int, int, float], None] | None = None,
         on_failure: Callable[[BaseException], None] | None = None,
@@ -104,6 +105,11 @@ class InferenceWorker:
     def queue_depth(self) -> int:
         """Jobs waiting for the model."""
         return self._queue.qsize()
+
+    @property
+    def running(self) -> bool:
+        """Whether the inference thread is still alive (for example inside a long batch)."""
+        return self._thread.is_alive()
 
     def start(self) -> None:
         """Start the thread: load, warm up, then serve jobs."""
@@ -168,16 +174,19 @@ class InferenceWorker:
         assert isinstance(first, _Job)
         batch = [first]
         count = len(first.texts)
-        deadline = time.monotonic() + self.max_wait_s
+        # The batch stays open while requests keep arriving less than max_wait_s apart: when a
+        # batch's answers go out, its clients' next requests trickle back in over several
+        # milliseconds, and a fixed deadline would split them into small, padding-heavy batches
+        # (measured: model batches of 31 texts cost 1.1-1.2x the CPU per text of batches of 64).
+        # It is bounded by max_batch, so the first request waits at most max_batch * max_wait_s.
         while count < self.max_batch:
             try:
                 nxt = self._queue.get_nowait()
             except queue.Empty:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
+                if self.max_wait_s <= 0:
                     break
                 try:
-                    nxt = self._queue.get(timeout=remaining)
+                    nxt = self._queue.get(timeout=self.max_wait_s)
                 except queue.Empty:
                     break
             if nxt is _STOP:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import socket
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +57,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )  # fmt: skip
     serve.add_argument(
         "--max-wait-ms", type=float, default=None, metavar="MS",
-        help="how long a batch waits to fill up (default: 2)",
+        help="a batch closes when no request joined it for this long (default: 5)",
     )  # fmt: skip
     serve.add_argument(
         "--queue-size", type=positive_int, default=None, metavar="N",
@@ -130,6 +132,13 @@ def _serve(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, previous)
     if failures:
         raise ModelLoadError(f"the model failed to load: {failures[0]}")
+    if app.state.service.worker.running:
+        # Still inside a model call after graceful_timeout_s: its requests have had their answer
+        # (504) or their client is gone. Leaving now, without interpreter teardown, keeps
+        # onnxruntime's threads from aborting the process on the way out.
+        logger.warning("inference still running after graceful_timeout_s; exiting without it")
+        sys.stderr.flush()
+        os._exit(1)
     return _EXIT_OK
 
 

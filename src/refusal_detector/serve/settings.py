@@ -50,10 +50,10 @@ class ServeSettings(BaseSettings):
         description="texts merged from concurrent requests into one batch",
     )
     max_wait_ms: float = Field(
-        default=2.0,
+        default=5.0,
         ge=0.0,
         le=1000.0,
-        description="how long a batch waits to fill up, in milliseconds",
+        description="a batch closes when no request joined it for this long (ms)",
     )
     queue_size: int = Field(
         default=1024, ge=1, le=1_000_000, description="requests waiting for the model; beyond: 503"
