@@ -162,3 +162,40 @@ def test_reproduce_section_writes_the_train_flags_from_the_config(inputs: CardIn
         CardInputs(model_dir=inputs.model_dir, training_log=TRAINING_LOG, lofo=lofo)
     )
     assert "\npython benchmarks/lofo.py --data d --out o\n" in with_command
+
+
+def test_external_gold_section_leads_with_per_family_figures() -> None:
+    from refusal_detector.training.card_external import external_gold_section
+
+    report = {
+        "rows": 929,
+        "threshold": 0.5,
+        "threshold_origin": "given",
+        "partial": {"n": 87},
+        "skipped": 3,
+        "slices": {
+            "overall": {
+                "n": 839,
+                "refusals": 434,
+                "precision": 0.95,
+                "recall": 0.88,
+                "f1": 0.916,
+                "auroc": 0.97,
+            },
+            "family=mistral": {
+                "n": 353,
+                "refusals": 135,
+                "precision": 0.86,
+                "recall": 0.76,
+                "f1": 0.808,
+                "auroc": 0.922,
+            },
+            "lf_stratum=soft": {"n": 209, "refusals": 122, "f1": 0.8},
+        },
+        "baselines": {"overall": {"XSTest prefixes": 0.712}, "family=mistral": {}},
+    }
+    text = external_gold_section(report)
+    assert "| mistral | 353 | 135 | 0.860 | 0.760 | 0.808 | 0.922 | - |" in text
+    assert "| overall | 839 | 434 | 0.950 | 0.880 | 0.916 | 0.970 | 0.712 |" in text
+    assert "lf_stratum" not in text
+    assert external_gold_section(None) == ""

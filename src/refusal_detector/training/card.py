@@ -28,6 +28,7 @@ from refusal_detector.model_dir import (
 )
 from refusal_detector.templates import render_template
 from refusal_detector.training import card_sections as sections
+from refusal_detector.training.card_external import external_gold_section
 from refusal_detector.training.config import PACKAGED_BASE_MODEL
 
 __all__ = ["CardInputs", "render_card", "write_card"]
@@ -46,6 +47,7 @@ class CardInputs:
     evaluation: dict[str, Any] | None = None
     datacard: dict[str, Any] | None = None
     lofo: dict[str, Any] | None = None
+    external_gold: dict[str, Any] | None = None
     model_name: str = MODEL_NAME
     extra_notes: list[str] = field(default_factory=list)
 
@@ -57,6 +59,7 @@ class CardInputs:
         eval_dir: Path | None = None,
         datacard: Path | None = None,
         lofo: Path | None = None,
+        external_gold: Path | None = None,
         training_log: Path | None = None,
         notes: list[str] | None = None,
     ) -> CardInputs:
@@ -75,6 +78,7 @@ class CardInputs:
             evaluation=_read(eval_dir / REPORT_FILE, required=True) if eval_dir else None,
             datacard=_read(datacard, required=True) if datacard else None,
             lofo=_read(lofo, required=True) if lofo else None,
+            external_gold=_read(external_gold, required=True) if external_gold else None,
             extra_notes=list(notes or []),
         )
 
@@ -103,6 +107,7 @@ def render_card(inputs: CardInputs) -> str:
         "base_model": log.get("base_model_name", PACKAGED_BASE_MODEL),
         "n_sources": (inputs.datacard or {}).get("n_sources", "several"),
         "headline": sections.headline(inputs.evaluation),
+        "external_gold_section": external_gold_section(inputs.external_gold),
         "max_length": log.get("max_length"),
         "usage_dir": "path/to/refusal-detector-minilm",
         "onnx_subdir": ONNX_SUBDIR,

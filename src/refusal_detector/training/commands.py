@@ -437,6 +437,13 @@ def _register_card(subparsers: argparse._SubParsersAction) -> None:
         help="leave-one-family-out results (benchmarks/lofo.py output JSON)",
     )
     parser.add_argument(
+        "--external-gold",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="external gold set results (benchmarks/external_gold.py --json), the card's lead",
+    )
+    parser.add_argument(
         "--note",
         action="append",
         default=[],
@@ -461,6 +468,7 @@ def _card(args: argparse.Namespace) -> int:
         eval_dir=args.eval,
         datacard=args.datacard,
         lofo=args.lofo,
+        external_gold=args.external_gold,
         training_log=args.training_log,
         notes=args.note,
     )
