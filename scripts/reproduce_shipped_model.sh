@@ -4,7 +4,7 @@
 #   scripts/reproduce_shipped_model.sh                 # all stages, in order
 #   scripts/reproduce_shipped_model.sh train export    # only some (each reads the previous ones' output)
 #
-# Stages: corpus, train, export, evaluate, lofo, hand, card. Paths (override with environment variables):
+# Stages: corpus, train, export, evaluate, gold (external gold set), lofo, hand, card. Paths (override with environment variables):
 #   RAW=../shared/data/raw  CORPUS=runs/corpus-ship  RUN=runs/ship-train  EVAL=runs/eval-ship
 #   LOFO=runs/lofo-ship.json  HAND=runs/hand-ship.json  SHIP=src/refusal_detector/models/refusal-detector-minilm
 # On 2 CPU cores: corpus ~2 min, train ~12 min (~32 min on shared cores; checkpoints every 50 steps; rerun the train stage and it
@@ -18,6 +18,7 @@ RUN="${RUN:-runs/ship-train}"
 EVAL="${EVAL:-runs/eval-ship}"
 LOFO="${LOFO:-runs/lofo-ship.json}"
 HAND="${HAND:-runs/hand-ship.json}"
+GOLD="${GOLD:-runs/external-gold-ship.json}"
 SHIP="${SHIP:-src/refusal_detector/models/refusal-detector-minilm}"
 
 # The recipe: everything the card reports about training is read back from training_log.json.
@@ -62,9 +63,14 @@ stage_hand() {
     python benchmarks/hand_labelled.py --model "$SHIP" --json "$HAND"
 }
 
+stage_gold() {
+    python benchmarks/external_gold.py --model "$SHIP" --threshold 0.5 --json "$GOLD"
+}
+
 stage_card() {
     local extra=()
     [[ -f "$LOFO" ]] && extra+=(--lofo "$LOFO")
+    [[ -f "$GOLD" ]] && extra+=(--external-gold "$GOLD")
     refusal-detector card --model "$SHIP" --eval "$EVAL" --datacard "$CORPUS/datacard.json" \
         "${extra[@]}" "${CARD_NOTES[@]/#/--note=}"
 }
@@ -75,7 +81,7 @@ if [[ -f scripts/card_notes.txt ]]; then
 fi
 
 stages=("$@")
-[[ ${#stages[@]} -eq 0 ]] && stages=(corpus train export evaluate lofo hand card)
+[[ ${#stages[@]} -eq 0 ]] && stages=(corpus train export evaluate gold lofo hand card)
 for stage in "${stages[@]}"; do
     echo "== $stage ($(date -u +%H:%M:%S))" >&2
     "stage_$stage"
