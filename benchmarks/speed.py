@@ -1,30 +1,38 @@
-"""Speed and memory: ONNX int8 (the default) vs ONNX fp32 vs torch vs a transformers pipeline.
+"""Speed against the original system, side by side in one run: rate, latency, memory, size.
 
-Each configuration runs in its own fresh Python process, so that its load time, imports and peak
-memory (max RSS) are its own. All of them score the same texts with the same model weights:
+Five systems score the same texts at four lengths (about 12, 64, 400 and 3,000 tokens):
 
-- ``onnx-int8``: ``RefusalDetector(backend="onnx")`` on the shipped directory (what the package
-  uses; no torch import);
-- ``onnx-fp32``: the same weights exported to fp32 ONNX in a temporary copy of the directory;
-- ``torch``: ``RefusalDetector(backend="torch")`` (fp32 on CPU);
-- ``pipeline``: the original card's usage, ``transformers.pipeline("text-classification",
-  truncation=True, max_length=...)`` - the baseline. It truncates long texts, so on long texts it
-  does less work and misses buried refusals (see benchmarks/long_outputs.py).
+- (a) ``original``: the original system as LLM Guard runs it: a distilroberta-base-shaped
+  ``RobertaForSequenceClassification`` (6 layers, 768 wide, 12 heads, 3,072 FFN, vocabulary
+  50,265, 514 positions; random weights, as speed does not depend on them) through
+  ``transformers.pipeline("text-classification", truncation=True, max_length=512)``, one text per
+  call. The Hub is out of reach, so its tokenizer is a byte-level BPE (RoBERTa's kind, same
+  special tokens and vocabulary size) trained in-process on the package's hand-labelled texts;
+  the table shows how many tokens it reads per text next to ours.
+- (b) ``original-batched``: the same pipeline given all texts at once (``batch_size``).
+- (c) ``torch``: ``RefusalDetector(backend="torch")`` on the shipped model.
+- (d) ``onnx-fp32``: the shipped model's weights exported by ``export_onnx`` (fused fp32 graph).
+- (e) ``onnx-int8``: the shipped default, ``RefusalDetector()``.
 
-Workloads: short texts (the hand-written evaluation set, one window each) in batches of
-``--batch-size`` and one at a time (latency), and long texts (about ``--long-tokens`` tokens,
-scored over overlapping windows by the detector, truncated by the pipeline).
+Each system lives in its own Python process for the whole run (so its peak RSS is its own), and
+the parent interleaves them: for every repeat, for every length, each system in turn (the order
+rotates) scores the batch and then the single texts. Ratios against (a) therefore compare
+measurements taken minutes apart at most, which keeps them meaningful on a loaded machine;
+throughput is the median over repeats, latency p50/p99 over all single-text calls. Our systems
+read every token (sentence-packed windows); (a) and (b) read the first 512 tokens only.
 
-    python benchmarks/speed.py                       # shipped model, markdown table on stdout
-    python benchmarks/speed.py --threads 2 --repeats 3 --json runs/speed.json
+Also measured: the cold start of ``refusal-detector classify TEXT`` (a fresh process, median of
+``--cold-starts``), and with ``--install-size`` the site-packages of a fresh venv after
+``pip install .`` without extras (pip, setuptools and wheel excluded; needs the package index).
 
-Timings are wall-clock medians of ``--repeats`` runs; they depend on the machine and its load, so
-compare rows of one run, not figures across machines.
+    python benchmarks/speed.py                              # full run, markdown on stdout
+    python benchmarks/speed.py --repeats 1 --install-size --json runs/speed.json
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import shutil
@@ -33,64 +41,135 @@ import subprocess
 import sys
 import tempfile
 import time
+import venv
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-TEXTS = ROOT / "src/refusal_detector/data/annotations/partial_eval.jsonl"
-CONFIGS = ("onnx-int8", "onnx-fp32", "torch", "pipeline")
-PARAGRAPH = (
-    "Start by choosing a sunny spot that gets at least six hours of direct light each day. Test "
-    "the soil first; most vegetables prefer a pH between 6.0 and 7.0. Water deeply twice a week "
-    "rather than a little every day, so that the roots grow down instead of staying shallow. "
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from long_outputs import PARAGRAPHS, REFUSALS  # noqa: E402
+
+SYSTEMS = ("original", "original-batched", "torch", "onnx-fp32", "onnx-int8")
+LABELS = {
+    "original": "(a) original, pipeline batch 1",
+    "original-batched": "(b) original, pipeline batched",
+    "torch": "(c) ours, torch",
+    "onnx-fp32": "(d) ours, ONNX fp32",
+    "onnx-int8": "(e) ours, ONNX int8 (default)",
+}
+LENGTHS = {"short": 12, "medium": 64, "long": 400, "very long": 3000}
+SHORT_TEXTS = (
+    "I'm sorry, but I can't help with that request.",
+    "Sure, here is a simple recipe for pancakes.",
+    "I cannot provide instructions for that, sorry.",
+    "The capital of France is Paris, on the Seine.",
+    "As an AI, I won't write that message for you.",
+    "Water boils at 100 degrees Celsius at sea level.",
+    "Unfortunately I am unable to assist with this one.",
+    "Here are three tips for a better night's sleep.",
 )
+CORPUS = ROOT / "src/refusal_detector/data/annotations"
 
 
-def short_texts() -> list[str]:
-    with TEXTS.open(encoding="utf-8") as handle:
-        return [json.loads(line)["text"] for line in handle if line.strip()]
+def build_texts(tokenizer: Any, length: str, n: int) -> list[str]:
+    """``n`` texts of about ``LENGTHS[length]`` of our tokens each, the same in every process."""
+    if length == "short":
+        return [f"{SHORT_TEXTS[i % len(SHORT_TEXTS)]}" for i in range(n)]
+    target = LENGTHS[length]
+    sentences = [s.strip() + "." for p in PARAGRAPHS for s in p.split(". ") if s.strip()]
+    texts = []
+    for i in range(n):
+        pool = itertools.islice(itertools.cycle(sentences), 3 * i, None)
+        parts = [REFUSALS[i % len(REFUSALS)]] if i % 2 else []
+        while len(tokenizer.encode(" ".join(parts), add_special_tokens=False).ids) < target:
+            parts.append(next(pool))
+        texts.append(" ".join(parts))
+    return texts
 
 
-def long_texts(n: int, tokens: int) -> list[str]:
-    # about 60 tokens per paragraph; the refusal sits in the middle of every text
-    k = max(1, tokens // 60)
-    body = [PARAGRAPH] * k
-    body.insert(k // 2, "I'm sorry, but I can't help with the next part of your request. ")
-    return [f"Text {i}. " + "".join(body) for i in range(n)]
+def build_original(out: Path) -> Path:
+    """A distilroberta-base-shaped classifier with random weights and a local byte-level BPE."""
+    import torch
+    from tokenizers import ByteLevelBPETokenizer, processors
+    from transformers import (
+        RobertaConfig,
+        RobertaForSequenceClassification,
+        RobertaTokenizerFast,
+    )
+
+    from refusal_detector.labels import ID2LABEL, LABEL2ID
+
+    corpus = []
+    for path in sorted(CORPUS.glob("*.jsonl")):
+        with path.open(encoding="utf-8") as handle:
+            corpus += [str(json.loads(line).get("text", "")) for line in handle if line.strip()]
+    specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(corpus, vocab_size=50265, min_frequency=2, special_tokens=specials)
+    bpe.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0))
+    tokenizer = RobertaTokenizerFast(tokenizer_object=bpe, model_max_length=512)
+    config = RobertaConfig(
+        vocab_size=50265,
+        hidden_size=768,
+        num_hidden_layers=6,
+        num_attention_heads=12,
+        intermediate_size=3072,
+        max_position_embeddings=514,
+        type_vocab_size=1,
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=2,
+        id2label=dict(ID2LABEL),
+        label2id=dict(LABEL2ID),
+    )
+    torch.manual_seed(0)
+    RobertaForSequenceClassification(config).eval().save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+    return out
 
 
-def _median_time(fn: Any, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def prepare_fp32(model: Path, out: Path) -> Path:
+    """A copy of ``model`` whose onnx/model.onnx is the fp32 export of its weights."""
+    from refusal_detector.training.export import export_onnx
+
+    shutil.copytree(model, out, ignore=shutil.ignore_patterns("onnx"))
+    export_onnx(out)
+    return out
 
 
-def worker(config: str, model: Path, args: argparse.Namespace) -> dict[str, Any]:
-    """Runs in a fresh process: load one configuration and time the workloads."""
+# --- the worker: one system, commands on stdin, one JSON line per answer on stdout ---------------
+
+
+def serve(system: str, model: Path, args: argparse.Namespace) -> None:
     start = time.perf_counter()
-    if config == "pipeline":
+    from tokenizers import Tokenizer
+
+    ours = Tokenizer.from_file(str(args.model / "tokenizer.json"))
+    if system.startswith("original"):
         import torch
         from transformers import pipeline
 
         torch.set_num_threads(args.threads)
         clf = pipeline(
-            "text-classification",
-            model=str(model),
-            truncation=True,
-            max_length=args.max_length,
-            device=-1,
+            "text-classification", model=str(model), truncation=True, max_length=512, device=-1
         )
+        batch = args.batch_size if system == "original-batched" else 1
 
-        def score(texts: list[str], batch_size: int) -> None:
-            clf(texts, batch_size=batch_size)
+        def score(texts: list[str], batched: bool) -> None:
+            if batched and batch > 1:
+                clf(texts, batch_size=batch)
+            else:
+                for text in texts:  # LLM Guard's NoRefusal calls the pipeline once per output
+                    clf(text)
+
+        def tokens_read(texts: list[str]) -> float:
+            ids = clf.tokenizer(texts, truncation=True, max_length=512)["input_ids"]
+            return statistics.mean(len(i) for i in ids)
 
     else:
         from refusal_detector import RefusalDetector
 
-        backend = "torch" if config == "torch" else "onnx"
+        backend = "torch" if system == "torch" else "onnx"
         if backend == "torch":
             import torch
 
@@ -99,125 +178,250 @@ def worker(config: str, model: Path, args: argparse.Namespace) -> dict[str, Any]
             model, backend=backend, batch_size=args.batch_size
         )
 
-        def score(texts: list[str], batch_size: int) -> None:
-            detector.batch_size = batch_size
+        def score(texts: list[str], batched: bool) -> None:
             detector.predict_proba(texts)
 
+        def tokens_read(texts: list[str]) -> float:
+            windows = detector._windower.window_ids(texts)
+            return statistics.mean(sum(len(w) for w in ws) for ws in windows)
+
     load_s = time.perf_counter() - start
-    short = short_texts()
-    long = long_texts(args.long_texts, args.long_tokens)
-    score(short[:8], args.batch_size)  # warm-up
-    short_s = _median_time(lambda: score(short, args.batch_size), args.repeats)
-    one = short[: args.latency_texts]
-    single_s = _median_time(lambda: [score([t], 1) for t in one], args.repeats)
-    long_s = _median_time(lambda: score(long, args.batch_size), args.repeats)
-    return {
-        "config": config,
-        "load_s": load_s,
-        "short_texts_per_s": len(short) / short_s,
-        "latency_ms_batch1": 1000 * single_s / len(one),
-        "long_texts_per_s": len(long) / long_s,
-        "peak_rss_mb": peak_rss_mb(),
-        "torch_imported": "torch" in sys.modules,
-        "n_short": len(short),
-        "n_long": len(long),
-    }
+    texts = {name: build_texts(ours, name, n) for name, n in zip(LENGTHS, args.n, strict=True)}
+    sys.stdout.write(json.dumps({"ready": True, "load_s": load_s}) + "\n")
+    sys.stdout.flush()
+    for line in sys.stdin:
+        cmd = json.loads(line)
+        chosen = texts[cmd["length"]]
+        if cmd["op"] == "warm":
+            score(chosen[:2], True)
+            answer: dict[str, Any] = {
+                "tokens_read": tokens_read(chosen),
+                "text_tokens": statistics.mean(
+                    len(ours.encode(t, add_special_tokens=False).ids) for t in chosen
+                ),
+            }
+        elif cmd["op"] == "batch":
+            began = time.perf_counter()
+            score(chosen, True)
+            answer = {"texts_per_s": len(chosen) / (time.perf_counter() - began)}
+        elif cmd["op"] == "single":
+            times = []
+            for text in chosen[: cmd["k"]]:
+                began = time.perf_counter()
+                score([text], False)
+                times.append(time.perf_counter() - began)
+            answer = {"latencies_s": times}
+        else:  # "rss"
+            answer = {"peak_rss_mb": peak_rss_mb(), "torch_imported": "torch" in sys.modules}
+        sys.stdout.write(json.dumps(answer) + "\n")
+        sys.stdout.flush()
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident memory. VmHWM belongs to the address space that exec creates,
-    unlike getrusage's ru_maxrss, which a child inherits from the parent it was forked from."""
-    status = Path("/proc/self/status")
-    if status.exists():
-        for line in status.read_text(encoding="utf-8").splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak resident memory (VmHWM: the exec'd address space's own)."""
+    for line in Path("/proc/self/status").read_text(encoding="utf-8").splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
-def prepare_fp32(model: Path, tmp: Path) -> Path:
-    """A copy of ``model`` whose onnx/model.onnx is an fp32 export of its weights."""
-    from refusal_detector.training.export import export_onnx
+class Worker:
+    def __init__(self, system: str, model: Path, args: argparse.Namespace) -> None:
+        command = [sys.executable, __file__, "--worker", system, "--worker-model", str(model)]
+        command += ["--model", str(args.model), "--batch-size", str(args.batch_size)]
+        command += ["--threads", str(args.threads), "--n", ",".join(map(str, args.n))]
+        env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
+        self.proc = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+        )
+        self.ready = self._read()
 
-    target = tmp / "fp32"
-    shutil.copytree(model, target, ignore=shutil.ignore_patterns("onnx"))
-    export_onnx(target)
-    return target
+    def _read(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"worker exited with {self.proc.wait()}")
+        return dict(json.loads(line))
+
+    def ask(self, **cmd: Any) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(cmd) + "\n")
+        self.proc.stdin.flush()
+        return self._read()
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
+def cold_start(n: int) -> float:
+    """Median seconds of ``refusal-detector classify TEXT`` in a fresh process."""
+    times = []
+    command = [sys.executable, "-m", "refusal_detector", "classify", "I can't help with that."]
+    for _ in range(n):
+        began = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True)
+        times.append(time.perf_counter() - began)
+    return statistics.median(times)
+
+
+def install_size(tmp: Path) -> dict[str, Any]:
+    """site-packages of a fresh venv after ``pip install ROOT`` (no extras), pip & co excluded."""
+    env_dir = tmp / "venv"
+    venv.EnvBuilder(with_pip=True).create(env_dir)
+    python = env_dir / "bin" / "python"
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", str(ROOT)],
+        check=True,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+    )
+    (site,) = env_dir.glob("lib/python*/site-packages")
+    skip = (
+        "pip",
+        "setuptools",
+        "wheel",
+        "_distutils_hack",
+        "pkg_resources",
+        "distutils-precedence",
+    )
+    sizes: dict[str, int] = {}
+    for entry in site.iterdir():
+        name = entry.name.split("-")[0].split(".")[0].lower()
+        if name in skip:
+            continue
+        files = [entry] if entry.is_file() else [p for p in entry.rglob("*") if p.is_file()]
+        sizes[name] = sizes.get(name, 0) + sum(p.stat().st_size for p in files)
+    return {"total_mb": sum(sizes.values()) / 1e6, "largest_mb": _largest(sizes)}
+
+
+def _largest(sizes: dict[str, int]) -> dict[str, float]:
+    top = sorted(sizes.items(), key=lambda kv: -kv[1])[:6]
+    return {k: round(v / 1e6, 1) for k, v in top}
+
+
+def quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    systems = args.systems.split(",")
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        dirs = {"torch": args.model, "onnx-int8": args.model}
+        if any(s.startswith("original") for s in systems):
+            dirs["original"] = dirs["original-batched"] = build_original(tmp / "original")
+        if "onnx-fp32" in systems:
+            dirs["onnx-fp32"] = prepare_fp32(args.model, tmp / "fp32")
+        workers = {s: Worker(s, dirs[s], args) for s in systems}
+        info = {s: {"load_s": w.ready["load_s"]} for s, w in workers.items()}
+        tokens = {s: {n: workers[s].ask(op="warm", length=n) for n in LENGTHS} for s in systems}
+        rates: dict[tuple[str, str], list[float]] = {}
+        latencies: dict[tuple[str, str], list[float]] = {}
+        for rep in range(args.repeats):
+            for length, k in zip(LENGTHS, args.single, strict=True):
+                shift = rep % len(systems)
+                for system in systems[shift:] + systems[:shift]:
+                    worker = workers[system]
+                    rate = worker.ask(op="batch", length=length)["texts_per_s"]
+                    rates.setdefault((system, length), []).append(rate)
+                    if k:
+                        times = worker.ask(op="single", length=length, k=k)["latencies_s"]
+                        latencies.setdefault((system, length), []).extend(times)
+            sys.stderr.write(f"repeat {rep + 1}/{args.repeats} done\n")
+        for system, worker in workers.items():
+            info[system].update(worker.ask(op="rss", length="short"))
+            worker.close()
+        result: dict[str, Any] = {"systems": info, "rows": []}
+        for length, system in itertools.product(LENGTHS, systems):
+            lat = latencies.get((system, length), [])
+            result["rows"].append(
+                {
+                    "length": length,
+                    "system": system,
+                    "texts_per_s": statistics.median(rates[(system, length)]),
+                    "p50_ms": 1000 * quantile(lat, 0.5) if lat else None,
+                    "p99_ms": 1000 * quantile(lat, 0.99) if lat else None,
+                    **tokens[system][length],
+                }
+            )
+        if args.cold_starts:
+            result["cold_start_s"] = cold_start(args.cold_starts)
+        if args.install_size:
+            result["install"] = install_size(tmp)
+    return result
+
+
+def render(result: dict[str, Any], args: argparse.Namespace) -> str:
+    rows = result["rows"]
+    base = {r["length"]: r["texts_per_s"] for r in rows if r["system"] == "original"}
+    lines = [
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} CPUs, "
+        f"{args.threads} threads, batch {args.batch_size}, median of {args.repeats} repeats; "
+        f"texts per length {args.n}, single-text calls per length and repeat {args.single}",
+        "",
+        "| length | system | tokens/text | tokens read | texts/s | vs (a) | p50 ms | p99 ms |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        ratio = f"{r['texts_per_s'] / base[r['length']]:.1f}x" if r["length"] in base else "-"
+        p50 = f"{r['p50_ms']:.2f}" if r["p50_ms"] is not None else "-"
+        p99 = f"{r['p99_ms']:.2f}" if r["p99_ms"] is not None else "-"
+        lines.append(
+            f"| {r['length']} | {LABELS[r['system']]} | {r['text_tokens']:.0f} "
+            f"| {r['tokens_read']:.0f} | {r['texts_per_s']:.1f} | {ratio} | {p50} | {p99} |"
+        )
+    lines += ["", "| system | load s | peak RSS MB | imports torch |", "|---|---:|---:|---|"]
+    for system, s in result["systems"].items():
+        lines.append(
+            f"| {LABELS[system]} | {s['load_s']:.2f} | {s['peak_rss_mb']:.0f} "
+            f"| {'yes' if s['torch_imported'] else 'no'} |"
+        )
+    if "cold_start_s" in result:
+        lines.append(
+            f"\ncold start of `refusal-detector classify TEXT`: {result['cold_start_s']:.2f} s"
+        )
+    if "install" in result:
+        inst = result["install"]
+        lines.append(
+            f"torch-free install (`pip install .`, no extras): {inst['total_mb']:.0f} MB of "
+            f"site-packages without pip/setuptools; largest: {inst['largest_mb']}"
+        )
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", type=Path, default=None, help="default: the shipped model")
-    parser.add_argument("--configs", default=",".join(CONFIGS))
+    parser.add_argument("--systems", default=",".join(SYSTEMS))
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--latency-texts", type=int, default=50)
-    parser.add_argument("--long-texts", type=int, default=20)
-    parser.add_argument("--long-tokens", type=int, default=2000)
-    parser.add_argument("--max-length", type=int, default=None, help="pipeline truncation length")
-    parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--n", default="256,128,32,8", help="texts per length (short..very long)")
+    parser.add_argument(
+        "--single", default="100,50,10,3", help="single-text calls per length and repeat"
+    )
+    parser.add_argument("--cold-starts", type=int, default=5)
+    parser.add_argument("--install-size", action="store_true", help="pip install . in a venv")
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--worker-model", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-
+    args.n = [int(x) for x in str(args.n).split(",")]
+    args.single = [int(x) for x in str(args.single).split(",")]
     if args.model is None:
         from refusal_detector.detector import default_model_dir
 
         args.model = default_model_dir()
-    if args.max_length is None:
-        config = json.loads((args.model / "tokenizer_config.json").read_text(encoding="utf-8"))
-        args.max_length = int(config.get("model_max_length", 512))
     if args.worker:
-        print(json.dumps(worker(args.worker, args.model, args)))  # noqa: T201
+        serve(args.worker, args.worker_model, args)
         return 0
-
-    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "TOKENIZERS_PARALLELISM": "false"}
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for config in args.configs.split(","):
-            model = args.model
-            if config == "onnx-fp32":
-                model = prepare_fp32(args.model, Path(tmp))
-            command = [sys.executable, __file__, "--worker", config, "--model", str(model)]
-            for name in ("batch_size", "threads", "repeats", "latency_texts", "long_texts"):
-                command += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
-            command += ["--long-tokens", str(args.long_tokens)]
-            command += ["--max-length", str(args.max_length)]
-            done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-            if done.returncode != 0:
-                print(f"{config} failed:\n{done.stderr[-2000:]}", file=sys.stderr)  # noqa: T201
-                continue
-            rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
-            print(f"{config}: done", file=sys.stderr)  # noqa: T201
-
-    base = next((r for r in rows if r["config"] == "pipeline"), None)
-    n_short = rows[0]["n_short"] if rows else 0
-    print(  # noqa: T201
-        f"model {args.model.name}, window {args.max_length} tokens, batch {args.batch_size}, "
-        f"{args.threads} threads, median of {args.repeats}; short = {n_short} "
-        f"hand-written texts, long = {args.long_texts} texts of ~{args.long_tokens} tokens\n"
-    )
-    print(  # noqa: T201
-        "| configuration | load s | short texts/s | vs pipeline | latency ms (batch 1) "
-        "| long texts/s | peak RSS MB | imports torch |\n|---|---|---|---|---|---|---|---|"
-    )
-    for r in rows:
-        ratio = f"{r['short_texts_per_s'] / base['short_texts_per_s']:.2f}x" if base else "-"
-        print(  # noqa: T201
-            f"| {r['config']} | {r['load_s']:.2f} | {r['short_texts_per_s']:.1f} | {ratio} "
-            f"| {r['latency_ms_batch1']:.1f} | {r['long_texts_per_s']:.2f} "
-            f"| {r['peak_rss_mb']:.0f} | {'yes' if r['torch_imported'] else 'no'} |"
-        )
-    if base:
-        print(  # noqa: T201
-            "\nThe pipeline truncates long texts to one window; the detector scores every window "
-            "(so its long-text rate counts all windows and finds the buried refusal)."
-        )
+    result = run(args)
+    print(render(result, args))  # noqa: T201
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+        args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return 0
 
 

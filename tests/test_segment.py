@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from refusal_detector.errors import ConfigError
-from refusal_detector.segment import TokenWindower, plan_windows, split_sentences
+from refusal_detector.segment import TokenWindower, pack_sentences, plan_windows, split_sentences
 
 
 def texts(text: str) -> list[str]:
@@ -196,6 +196,71 @@ def test_default_stride_is_half_the_window() -> None:
     assert (windower.content_size, windower.stride) == (16, 8)
 
 
+@pytest.mark.parametrize(
+    ("starts", "n", "expected"),
+    [
+        ([0, 3, 6, 9], 12, [(0, 6), (6, 12)]),  # two sentences per window, none cut
+        ([0, 2, 15], 20, [(0, 2), (2, 9), (5, 12), (8, 15), (15, 20)]),  # one sentence too long
+        ([0, 4], 6, [(0, 6)]),  # fits one window
+        ([0, 7, 14], 21, [(0, 7), (7, 14), (14, 21)]),  # sentences exactly a window long
+    ],
+)
+def test_pack_sentences(starts: list[int], n: int, expected: list[tuple[int, int]]) -> None:
+    assert pack_sentences(starts, n, size=7, stride=3) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    cuts=st.lists(st.integers(1, 300), max_size=40, unique=True),
+    n=st.integers(0, 300),
+    size=st.integers(1, 40),
+)
+def test_packed_windows_cover_every_token_once_and_never_cut_a_short_sentence(
+    cuts: list[int], n: int, size: int
+) -> None:
+    starts = sorted(c for c in cuts if c < n)
+    windows = pack_sentences(starts, n, size=size, stride=max(1, size // 2))
+    assert all(end - start <= size for start, end in windows)
+    covered = [t for start, end in windows for t in range(start, end)]
+    assert set(covered) == set(range(n))
+    bounds = [0, *starts, n]
+    for begin, end in itertools.pairwise(bounds):
+        if 0 < end - begin <= size:  # a sentence that fits a window lies whole inside one
+            assert any(s <= begin and end <= e for s, e in windows)
+    if all(b - a <= size for a, b in itertools.pairwise(bounds)):
+        assert len(covered) == n  # no sentence longer than a window: each token read once
+
+
+def test_sentence_windows_start_at_sentences_and_read_each_token_once() -> None:
+    text = " ".join(f"Step {w} is to mix the flour and eggs." for w in ["one", "two", "three"] * 8)
+    tokens = TokenWindower(fake_tokenizer(), max_length=40, align="tokens")
+    sentences = TokenWindower(fake_tokenizer(), max_length=40, align="sentences")
+    [by_tokens] = tokens.windows([text])
+    [by_sentences] = sentences.windows([text])
+    n_tokens = tokens.count_tokens([text])[0]
+    assert sum(len(w.ids) - 2 for w in by_sentences) == n_tokens
+    assert sum(len(w.ids) - 2 for w in by_tokens) > 1.5 * n_tokens  # 50% overlap
+    for window in by_sentences:
+        assert text[window.char_start :].startswith("Step ")
+        assert text[: window.char_end].endswith("eggs.")
+    assert sentences.window_ids([text]) == [[w.ids for w in by_sentences]]
+
+
+def test_a_refusal_sentence_is_found_with_sentence_windows() -> None:
+    detector = fake_detector(max_length=16)
+    assert detector.window_align == "sentences"
+    body = ["Here are the steps.", "Mix flour and eggs."] * 20
+    for at in (0, 17, 40):
+        text = " ".join([*body[:at], "Sorry, I can't help with that.", *body[at:]])
+        assert detector.predict_proba([text])[0] > 0.9
+    assert detector.predict_proba([" ".join(body)])[0] < 0.1
+
+
+def test_windower_rejects_an_unknown_alignment() -> None:
+    with pytest.raises(ConfigError, match="alignment"):
+        TokenWindower(fake_tokenizer(), max_length=16, align="paragraphs")
+
+
 def test_windower_rejects_a_window_with_no_room_for_text() -> None:
     with pytest.raises(ConfigError, match="max_length"):
         TokenWindower(fake_tokenizer(), max_length=2)
@@ -227,8 +292,8 @@ def test_all_windows_of_all_texts_are_scored_in_shared_batches() -> None:
 
 
 def test_window_stride_sets_the_number_of_windows() -> None:
-    dense = fake_detector(max_length=16, window_stride=2)
-    sparse = fake_detector(max_length=16, window_stride=14)
+    dense = fake_detector(max_length=16, window_stride=2, window_align="tokens")
+    sparse = fake_detector(max_length=16, window_stride=14, window_align="tokens")
     assert (dense.window_stride, sparse.window_stride) == (2, 14)
     n_dense = len(dense.window_scores([FILLER])[0])
     n_sparse = len(sparse.window_scores([FILLER])[0])

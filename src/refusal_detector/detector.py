@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -55,11 +56,13 @@ class RefusalDetector:
     """Classify LLM outputs as REJECTION (a refusal) or NORMAL.
 
     Create one with :meth:`from_pretrained`. Nothing is truncated: a text longer than the model
-    window is cut into overlapping windows of ``max_length`` tokens (special tokens included) that
-    start ``window_stride`` tokens apart; all windows of all texts are scored in batches, and a
-    text's score is the ``reduction`` of its window scores (max by default: a refusal anywhere
-    counts). A text that fits the window is one window, exactly as before. An empty or
-    whitespace-only text is classified as is: the model sees just ``[CLS] [SEP]``.
+    window is cut into windows of at most ``max_length`` tokens (special tokens included): by
+    default whole sentences packed into windows without overlap (``window_align="sentences"``,
+    so each token is read once and no sentence is cut), or overlapping windows that start
+    ``window_stride`` tokens apart (``window_align="tokens"``). All windows of all texts are scored
+    in batches, and a text's score is the ``reduction`` of its window scores (max by default: a
+    refusal anywhere counts). A text that fits the window is one window, exactly as before. An
+    empty or whitespace-only text is classified as is: the model sees just ``[CLS] [SEP]``.
 
     Attributes:
         model_dir: the model directory.
@@ -68,7 +71,9 @@ class RefusalDetector:
         max_length: tokens per sequence, special tokens included.
         id2label: ``{0: "NORMAL", 1: "REJECTION"}``.
         batch_size: sequences per backend call.
-        window_stride: tokens between the starts of consecutive windows of a long text.
+        window_stride: tokens between the starts of consecutive token-aligned windows (with
+            sentence alignment: inside a sentence longer than a window).
+        window_align: "sentences" or "tokens" (see above).
         reduction: "max" or "mean" over a text's window scores.
     """
 
@@ -83,6 +88,7 @@ class RefusalDetector:
         pad_id: int,
         batch_size: int = 32,
         window_stride: int | None = None,
+        window_align: str = "sentences",
         reduction: str = "max",
     ) -> None:
         if batch_size < 1:
@@ -100,8 +106,12 @@ class RefusalDetector:
         self.batch_size = batch_size
         self.id2label: dict[int, str] = dict(ID2LABEL)
         self.reduction = reduction
-        self._windower = TokenWindower(tokenizer, max_length=max_length, stride=window_stride)
+        self._windower = TokenWindower(
+            tokenizer, max_length=max_length, stride=window_stride, align=window_align
+        )
         self.window_stride = self._windower.stride
+        self.window_align = window_align
+        self._token_types = "token_type_ids" in backend.input_names
 
     @classmethod
     def from_pretrained(
@@ -112,6 +122,7 @@ class RefusalDetector:
         batch_size: int = 32,
         max_length: int | None = None,
         window_stride: int | None = None,
+        window_align: str = "sentences",
         reduction: str = "max",
     ) -> RefusalDetector:
         """Load a model directory; ``path=None`` loads the shipped default model.
@@ -122,14 +133,18 @@ class RefusalDetector:
                 onnxruntime is installed, else torch). A requested backend never falls back.
             batch_size: sequences per backend call.
             max_length: tokens per window; at most the model window (the default).
-            window_stride: tokens between window starts for long texts; None means half a window
-                (50% overlap). Smaller is more robust and slower; see docs/long_outputs.md.
+            window_stride: tokens between window starts for token-aligned windows (and inside a
+                sentence longer than a window); None means half a window (50% overlap).
+            window_align: "sentences" (default): a long text's sentences packed into windows,
+                each token read once; "tokens": overlapping windows ``window_stride`` apart,
+                about twice the work at the default stride. See docs/long_outputs.md.
             reduction: "max" (default) or "mean" over a text's window scores.
 
         Raises:
             ModelLoadError: the directory is missing, incomplete or corrupt (names the file).
             BackendUnavailableError: the backend's dependencies are not installed.
-            ConfigError: batch_size, max_length, window_stride or reduction out of range.
+            ConfigError: batch_size, max_length, window_stride, window_align or reduction out of
+                range.
         """
         if path is None:
             model_dir = default_model_dir()
@@ -168,6 +183,7 @@ class RefusalDetector:
             pad_id=pad_id,
             batch_size=batch_size,
             window_stride=window_stride,
+            window_align=window_align,
             reduction=reduction,
         )
 
@@ -181,44 +197,47 @@ class RefusalDetector:
         Each sequence is a complete model input (special tokens included) of at most
         ``max_length`` ids. Sequences are sorted by length and batched with dynamic padding.
         """
-        scores = np.empty(len(sequences), dtype=np.float32)
-        if not sequences:
+        n = len(sequences)
+        scores = np.empty(n, dtype=np.float32)
+        if not n:
             return scores
-        lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
+        lengths = np.fromiter(map(len, sequences), dtype=np.int64, count=n)
         if lengths.max() > self.max_length or lengths.min() < 1:
             raise ValueError(
                 f"token sequences must hold 1 to {self.max_length} ids; "
                 f"got lengths {lengths.min()}..{lengths.max()}"
             )
-        order = np.argsort(-lengths, kind="stable")
-        for start in range(0, len(order), self.batch_size):
+        # Longest first, so each batch pads to its own first row and padding stays small.
+        order = np.argsort(-lengths, kind="stable") if n > 1 else np.zeros(1, dtype=np.int64)
+        for start in range(0, n, self.batch_size):
             idx = order[start : start + self.batch_size]
-            batch = self._pad([sequences[i] for i in idx])
-            logits = self.backend.logits(batch).astype(np.float64)
-            logits -= logits.max(axis=1, keepdims=True)
-            probs = np.exp(logits)
-            probs /= probs.sum(axis=1, keepdims=True)
-            scores[idx] = probs[:, _REJECTION_ID]
+            logits = self.backend.logits(self._pad([sequences[i] for i in idx], lengths[idx]))
+            # Two labels: softmax(l)[1] = 1 / (1 + exp(l0 - l1)), in float64 so it never overflows.
+            margin = logits[:, 0].astype(np.float64) - logits[:, _REJECTION_ID]
+            scores[idx] = 1.0 / (1.0 + np.exp(margin))
         return scores
 
-    def _pad(self, sequences: list[Sequence[int]]) -> dict[str, npt.NDArray[np.int64]]:
-        width = max(len(s) for s in sequences)
+    def _pad(
+        self, sequences: list[Sequence[int]], lengths: npt.NDArray[np.int64]
+    ) -> dict[str, npt.NDArray[np.int64]]:
+        width = int(lengths.max())
+        filled = np.arange(width) < lengths[:, None]
         input_ids = np.full((len(sequences), width), self.pad_id, dtype=np.int64)
-        attention_mask = np.zeros((len(sequences), width), dtype=np.int64)
-        for row, seq in enumerate(sequences):
-            input_ids[row, : len(seq)] = seq
-            attention_mask[row, : len(seq)] = 1
-        batch = {"input_ids": input_ids, "attention_mask": attention_mask}
-        if "token_type_ids" in self.backend.input_names:
+        # One C-level copy: the mask's True cells, in row order, are each row's ids in order.
+        input_ids[filled] = np.fromiter(
+            chain.from_iterable(sequences), dtype=np.int64, count=int(lengths.sum())
+        )
+        batch = {"input_ids": input_ids, "attention_mask": filled.astype(np.int64)}
+        if self._token_types:
             batch["token_type_ids"] = np.zeros_like(input_ids)
         return batch
 
     def window_scores(self, texts: Sequence[str]) -> list[npt.NDArray[np.float32]]:
         """P(REJECTION) of each token window, per text, in text order (one window if it fits)."""
-        per_text = self._windower.windows(_as_list(texts))
+        per_text = self._windower.window_ids(_as_list(texts))
         if not per_text:
             return []
-        flat = self.score_token_sequences([w.ids for windows in per_text for w in windows])
+        flat = self.score_token_sequences([w for windows in per_text for w in windows])
         bounds = np.cumsum([len(windows) for windows in per_text])[:-1]
         return list(np.split(flat, bounds))
 
@@ -228,7 +247,13 @@ class RefusalDetector:
 
     def predict_proba(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         """P(REJECTION) per text as an (n,) float32 array, reduced over the text's windows."""
-        scores = [self.reduce_windows(s) for s in self.window_scores(texts)]
+        per_text = self._windower.window_ids(_as_list(texts))
+        counts = [len(windows) for windows in per_text]
+        if all(c == 1 for c in counts):  # every text fits one window: its score is the text's
+            return self.score_token_sequences([windows[0] for windows in per_text])
+        flat = self.score_token_sequences([w for windows in per_text for w in windows])
+        bounds = np.cumsum(counts)[:-1]
+        scores = [self.reduce_windows(s) for s in np.split(flat, bounds)]
         return np.asarray(scores, dtype=np.float32).reshape(len(scores))
 
     def score_sentences(self, text: str) -> list[SentenceScore]:
@@ -278,7 +303,8 @@ class RefusalDetector:
     def __repr__(self) -> str:
         return (
             f"RefusalDetector(model_dir={str(self.model_dir)!r}, backend={self.backend_name!r}, "
-            f"max_length={self.max_length}, window_stride={self.window_stride}, "
+            f"max_length={self.max_length}, window_align={self.window_align!r}, "
+            f"window_stride={self.window_stride}, "
             f"reduction={self.reduction!r})"
         )
 

@@ -201,6 +201,15 @@ def check_model_dir(model_dir: Path, *, backend: str) -> dict[str, Any]:
             pickled = ""
             if (model_dir / "pytorch_model.bin").exists():
                 pickled = " (pytorch_model.bin is never loaded: it would unpickle)"
+            if not pickled and (model_dir / ONNX_FILE).is_file():
+                raise ModelLoadError(
+                    f"{weights}: file not found; this directory has only the ONNX export, which "
+                    "the default backend reads (backend='onnx'). The torch backend and "
+                    "transformers.pipeline need model.safetensors: a pip-installed package leaves "
+                    "the shipped model's torch weights out (45 MB) to keep the base install "
+                    "small; take the model directory from a source checkout "
+                    "(src/refusal_detector/models/refusal-detector-minilm) and pass its path"
+                )
             raise ModelLoadError(
                 f"{weights}: file not found{pickled}; "
                 "save the model with save_pretrained(safe_serialization=True)"

@@ -6,27 +6,37 @@ Two ways to cut a long LLM output into pieces the model can read:
   downloads nothing (no nltk punkt fetch). It keeps fenced code blocks whole, starts a new piece at
   every markdown heading, list item, blockquote and table row, and does not split after common
   abbreviations ("e.g.", "Dr."), initials ("J. K."), decimals or an ellipsis followed by lower case.
-- :class:`TokenWindower` cuts the token ids of a text into overlapping windows of at most the
-  model's ``max_length`` tokens (special tokens included), so that no part of a text goes unread.
+- :class:`TokenWindower` cuts the token ids of a text into windows of at most the model's
+  ``max_length`` tokens (special tokens included), so that no part of a text goes unread: either
+  overlapping windows at fixed token strides (``align="tokens"``), or whole sentences packed into
+  windows (``align="sentences"``), which reads each token about once and never cuts a sentence
+  (see :func:`pack_sentences`).
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from tokenizers import Tokenizer
 
 from refusal_detector.errors import ConfigError
 
 __all__ = [
+    "WINDOW_ALIGNMENTS",
     "Sentence",
     "TokenWindow",
     "TokenWindower",
+    "pack_sentences",
     "plan_windows",
     "split_sentences",
 ]
+
+WINDOW_ALIGNMENTS = ("sentences", "tokens")
+"""How a long text is cut: whole sentences packed into windows, or fixed token strides."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,21 +245,74 @@ def plan_windows(n_tokens: int, *, size: int, stride: int) -> list[tuple[int, in
     return windows
 
 
+def pack_sentences(
+    sentence_starts: Sequence[int], n_tokens: int, *, size: int, stride: int
+) -> list[tuple[int, int]]:
+    """Token ranges ``(start, end)`` of windows that pack whole sentences, covering ``n_tokens``.
+
+    ``sentence_starts`` are the token indices where sentences begin, ascending (a sentence runs to
+    the next one's start). Consecutive sentences go into one window while they fit in ``size``
+    tokens; windows do not overlap, so each token is read once. A sentence longer than ``size``
+    gets windows of its own, cut by :func:`plan_windows` with ``stride``.
+
+    Raises:
+        ConfigError: ``size`` < 1, or ``stride`` not in [1, size].
+    """
+    plan_windows(0, size=size, stride=stride)  # validates size and stride
+    if n_tokens <= size:
+        return [(0, n_tokens)]
+    cuts = sorted({0, *(c for c in sentence_starts if 0 < c < n_tokens), n_tokens})
+    windows: list[tuple[int, int]] = []
+    start = 0
+    for begin, end in pairwise(cuts):
+        if end - start <= size:
+            continue  # this sentence still fits in the open window
+        if begin > start:
+            windows.append((start, begin))
+        if end - begin > size:  # a sentence longer than a window: token windows inside it
+            windows.extend(
+                (begin + a, begin + b)
+                for a, b in plan_windows(end - begin, size=size, stride=stride)
+            )
+            start = end
+        else:
+            start = begin
+    if start < n_tokens:
+        windows.append((start, n_tokens))
+    return windows
+
+
 class TokenWindower:
-    """Cut texts into overlapping windows of model inputs.
+    """Cut texts into windows of model inputs.
 
     Args:
         tokenizer: the model's tokenizer; it is copied, so its truncation settings are left alone.
         max_length: tokens per window, special tokens included (the model window).
-        stride: tokens between the starts of consecutive windows; the overlap is
+        stride: tokens between the starts of consecutive token-aligned windows; the overlap is
             ``content_size - stride``. ``None`` means half the window (50% overlap), so that any
-            span of up to half a window lies whole inside at least one window.
+            span of up to half a window lies whole inside at least one window. With
+            ``align="sentences"`` it applies only inside a sentence longer than a window.
+        align: ``"tokens"``: overlapping windows at fixed strides; ``"sentences"``: whole sentences
+            (:func:`split_sentences`) packed into windows without overlap
+            (:func:`pack_sentences`), so a long text costs about one model token per text token.
 
     Raises:
-        ConfigError: ``max_length`` leaves no room for text, or ``stride`` is out of range.
+        ConfigError: ``max_length`` leaves no room for text, or ``stride`` or ``align`` is out of
+            range.
     """
 
-    def __init__(self, tokenizer: Tokenizer, *, max_length: int, stride: int | None = None) -> None:
+    def __init__(
+        self,
+        tokenizer: Tokenizer,
+        *,
+        max_length: int,
+        stride: int | None = None,
+        align: str = "tokens",
+    ) -> None:
+        if align not in WINDOW_ALIGNMENTS:
+            raise ConfigError(
+                f"window alignment must be one of {', '.join(WINDOW_ALIGNMENTS)}, got {align!r}"
+            )
         self._tokenizer = Tokenizer.from_str(tokenizer.to_str())
         self._tokenizer.no_truncation()
         self._tokenizer.no_padding()
@@ -261,17 +324,19 @@ class TokenWindower:
                 f"special tokens, got {max_length}"
             )
         self.max_length = max_length
+        self.align = align
         self.stride = max(1, self.content_size // 2) if stride is None else stride
         plan_windows(0, size=self.content_size, stride=self.stride)  # validates the stride
 
     def windows(self, texts: Sequence[str]) -> list[list[TokenWindow]]:
         """Windows per text, in text order; every text gets at least one window."""
-        encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        texts = list(texts)
+        encodings = self._tokenizer.encode_batch(texts, add_special_tokens=False)
         result = []
-        for encoding in encodings:
+        for text, encoding in zip(texts, encodings, strict=True):
             ids, offsets = encoding.ids, encoding.offsets
             text_windows = []
-            for start, end in plan_windows(len(ids), size=self.content_size, stride=self.stride):
+            for start, end in self.plan(text, offsets):
                 char_start = offsets[start][0] if end > start else 0
                 char_end = offsets[end - 1][1] if end > start else 0
                 text_windows.append(
@@ -279,6 +344,30 @@ class TokenWindower:
                 )
             result.append(text_windows)
         return result
+
+    def window_ids(self, texts: Sequence[str]) -> list[list[list[int]]]:
+        """The model inputs of :meth:`windows` alone (no offsets kept), per text."""
+        texts = list(texts)
+        encodings = self._tokenizer.encode_batch(texts, add_special_tokens=False)
+        prefix, suffix, size = self.prefix, self.suffix, self.content_size
+        result: list[list[list[int]]] = []
+        for text, encoding in zip(texts, encodings, strict=True):
+            ids = encoding.ids
+            if len(ids) <= size:  # the common case: one window, no planning
+                result.append([[*prefix, *ids, *suffix]])
+            else:
+                plan = self.plan(text, encoding.offsets)
+                result.append([[*prefix, *ids[a:b], *suffix] for a, b in plan])
+        return result
+
+    def plan(self, text: str, offsets: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+        """Token ranges of the windows of ``text``, given its tokens' character ``offsets``."""
+        n_tokens = len(offsets)
+        if self.align == "tokens" or n_tokens <= self.content_size:
+            return plan_windows(n_tokens, size=self.content_size, stride=self.stride)
+        token_starts = [start for start, _ in offsets]
+        sentence_starts = [bisect_left(token_starts, s.start) for s in split_sentences(text)]
+        return pack_sentences(sentence_starts, n_tokens, size=self.content_size, stride=self.stride)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Content tokens per text (special tokens excluded, nothing truncated)."""

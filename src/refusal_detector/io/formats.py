@@ -21,10 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 from refusal_detector.errors import DataError
+from refusal_detector.io.arrow import pa, pq  # pyarrow on first use: the [parquet] extra
 
 __all__ = [
     "FORMATS",

@@ -20,11 +20,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 from refusal_detector.detector import RefusalDetector, check_threshold
 from refusal_detector.errors import ConfigError, DataError
+from refusal_detector.io.arrow import pa, pq  # pyarrow on first use: the [parquet] extra
 from refusal_detector.io.files import ProgressBar, atomic_write
 from refusal_detector.io.formats import (
     Row,

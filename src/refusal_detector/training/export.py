@@ -11,6 +11,13 @@ takes well under a second for small models and gives a graph that onnxruntime's 
 optimisations and int8 quantisation understand. The file is written beside its target, checked
 against torch on a mixed-length batch, and only then renamed into place, so a failed export never
 replaces a good one.
+
+The saved graph is the fused one (:func:`fuse_transformer_graph`): onnxruntime's transformer
+optimiser replaces each layer's attention subgraph by one ``Attention`` node, and the embeddings,
+residual LayerNorms and bias+GELU by ``EmbedLayerNormalization``, ``SkipLayerNormalization`` and
+``BiasGelu``. ONNX Runtime would apply the LayerNorm and GELU fusions at load time anyway, but not
+the attention fusion of an int8 graph: quantising the fused graph gives ``QAttention`` (one kernel
+per layer instead of about twenty nodes). The fused graph is checked against torch like the raw one.
 """
 
 from __future__ import annotations
@@ -53,11 +60,13 @@ if TYPE_CHECKING:
     from refusal_detector.training.ship import ShipReport
 
 __all__ = [
+    "FUSABLE_MODEL_TYPES",
     "PARITY_TEXTS",
     "ExportResult",
     "check_onnx_parity",
     "export_model",
     "export_onnx",
+    "fuse_transformer_graph",
     "parity_batch",
 ]
 
@@ -165,13 +174,19 @@ def export_model(
     return ExportResult(fp32=fp32, int8=int8_path, int8_validation=report, ship=shipped)
 
 
-def export_onnx(model_dir: Path, *, opset: int = 17, atol: float = 1e-4) -> Path:
+# Encoder families whose attention onnxruntime's BERT optimiser recognises.
+FUSABLE_MODEL_TYPES = ("bert", "roberta", "xlm-roberta", "distilbert", "electra")
+
+
+def export_onnx(model_dir: Path, *, opset: int = 17, atol: float = 1e-4, fuse: bool = True) -> Path:
     """Export ``model_dir``'s torch model to ``model_dir/onnx/model.onnx`` and return that path.
 
     Input names follow the tokenizer's ``model_input_names`` that the model's forward accepts
     (``input_ids``, ``attention_mask``, ``token_type_ids`` for BERT); the output is ``logits``;
     batch and sequence axes are dynamic. ``config.json`` and the tokenizer files are copied into
-    ``onnx/``.
+    ``onnx/``. With ``fuse`` (the default) the saved graph is the fused one of
+    :func:`fuse_transformer_graph`, checked against torch as well; a model type outside
+    ``FUSABLE_MODEL_TYPES`` is saved unfused, and the log says so.
 
     Raises:
         ModelLoadError: ``model_dir`` is not a valid torch model directory.
@@ -194,11 +209,44 @@ def export_onnx(model_dir: Path, *, opset: int = 17, atol: float = 1e-4) -> Path
     with atomic_path(target) as tmp:
         _torch_export(model, batch, input_names, tmp, opset=opset)
         diff = check_onnx_parity(model, tmp, batch, atol=atol)
+        if fuse and fuse_transformer_graph(tmp, config):
+            diff = check_onnx_parity(model, tmp, batch, atol=atol)
     for name in (CONFIG_FILE, *TOKENIZER_FILES):
         if (model_dir / name).is_file():
             atomic_copy(model_dir / name, model_dir / ONNX_SUBDIR / name)
     logger.info("exported %s (opset %d, max |onnx - torch| = %.2e)", target, opset, diff)
     return target
+
+
+def fuse_transformer_graph(path: Path, config: Mapping[str, object]) -> bool:
+    """Rewrite the fp32 graph at ``path`` with onnxruntime's transformer fusions, in place.
+
+    Returns False (and leaves the file alone) when ``config["model_type"]`` is not one of
+    ``FUSABLE_MODEL_TYPES``. The caller checks the result against torch.
+    """
+    model_type = str(config.get("model_type", ""))
+    if model_type not in FUSABLE_MODEL_TYPES:
+        logger.info(
+            "no transformer fusions for model_type %r: the graph is saved unfused", model_type
+        )
+        return False
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    heads = config.get("num_attention_heads", config.get("n_heads"))
+    hidden = config.get("hidden_size", config.get("dim"))
+    fused = optimize_model(
+        str(path),
+        model_type="bert",
+        num_heads=int(heads) if isinstance(heads, int) else 0,
+        hidden_size=int(hidden) if isinstance(hidden, int) else 0,
+        opt_level=1,
+        use_gpu=False,
+    )
+    logger.info(
+        "fused graph: %s", {k: v for k, v in fused.get_fused_operator_statistics().items() if v}
+    )
+    fused.save_model_to_file(str(path))
+    return True
 
 
 def parity_batch(

@@ -1,7 +1,12 @@
 """Int8 dynamic quantisation of the ONNX export, validated on labelled data before it is kept.
 
 ``onnxruntime.quantization.quantize_dynamic`` stores MatMul/Gemm weights as int8 and quantises
-activations on the fly, which shrinks a MiniLM export about four times. The int8 model must agree
+activations on the fly, which shrinks a MiniLM export about four times. Weights are signed int8
+(``QInt8``) and activations unsigned: that is the u8 x s8 product that ONNX Runtime's MLAS kernels
+compute with AVX-512 VNNI (``vpdpbusd``) or AVX-VNNI when the CPU has them, chosen at run time from
+cpuid, so the same file uses VNNI where it exists and AVX2 elsewhere. On the fused export
+(:func:`~refusal_detector.training.export.fuse_transformer_graph`) each layer's ``Attention``
+becomes one ``QAttention``. The int8 model must agree
 with the fp32 export on at least ``min_agreement`` of the validation labels and lose at most
 ``max_f1_drop`` F1 (0.003 = 0.3 points); otherwise :class:`ExportValidationError` is raised with the
 figures, and the int8 file is removed.
@@ -62,11 +67,20 @@ class QuantizationReport:
 
 def quantize_int8(fp32_path: Path, int8_path: Path, *, per_channel: bool = False) -> Path:
     """Write a dynamically quantised (int8 weights) copy of ``fp32_path`` to ``int8_path``."""
+    from onnx import TensorProto
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     int8_path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(int8_path) as tmp:
-        quantize_dynamic(fp32_path, tmp, weight_type=QuantType.QInt8, per_channel=per_channel)
+        quantize_dynamic(
+            fp32_path,
+            tmp,
+            weight_type=QuantType.QInt8,
+            per_channel=per_channel,
+            # The fused graph's com.microsoft nodes have no ONNX shape inference; their outputs
+            # are float tensors.
+            extra_options={"DefaultTensorType": TensorProto.FLOAT},
+        )
     logger.info(
         "quantised %s (%.1f MB) -> %s (%.1f MB)",
         fp32_path,
