@@ -4,8 +4,10 @@ For answers of several lengths (in model tokens) it builds a realistic markdown 
 refusal sentence at several depths, and scores every text
 
 - by truncation (what llm-guard and a plain pipeline do: the first window only),
-- by overlapping windows of several lengths (up to the model's window, the default) and overlaps
-  (the default is 50%), and
+- by sentence-packed windows (the default: whole sentences packed into windows of the model's
+  length, no overlap, each token read once),
+- by overlapping token windows of several lengths (up to the model's window) and overlaps
+  (``window_align="tokens"``; 50% was the default before sentence packing), and
 - by sentences (what refusal_spans and the scanner's sentence mode read),
 
 and prints one table: windows (or sentences) per text, milliseconds per text, cost relative to
@@ -111,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     base = RefusalDetector.from_pretrained(args.model, backend=args.backend)
-    windower = TokenWindower(base.tokenizer, max_length=base.max_length)
+    windower = TokenWindower(base.tokenizer, max_length=base.max_length, align="tokens")
     content = windower.content_size
     lengths = [int(x) for x in args.lengths.split(",")]
     overlaps = [float(x) for x in args.overlaps.split(",")]
@@ -154,19 +156,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         label = "sentences (spans, sentence mode)"
         ratio = ms / trunc_ms
         _emit(_row(n_tokens, label, base.max_length, "-", n_sentences, ms, ratio, scores, n_buried))
+        for window in windows:
+            packed = _detector(base, window, None, "sentences")
+            n_windows = np.mean([len(w) for w in packed.window_scores(texts)])
+
+            def packed_run(texts: list[str] = texts, d: RefusalDetector = packed) -> np.ndarray:
+                return d.predict_proba(texts)
+
+            scores, seconds = timed(packed_run, args.repeats)
+            ms = 1000 * seconds / len(texts)
+            label = "sentence-packed windows (default)"
+            _emit(
+                _row(n_tokens, label, window, "-", n_windows, ms, ms / trunc_ms, scores, n_buried)
+            )
         for window, overlap in itertools.product(windows, overlaps):
             size = TokenWindower(base.tokenizer, max_length=window).content_size
             stride = max(1, round(size * (1 - overlap)))
-            detector = RefusalDetector(
-                model_dir=base.model_dir,
-                backend=base.backend,
-                backend_name=base.backend_name,
-                tokenizer=base.tokenizer,
-                max_length=window,
-                pad_id=base.pad_id,
-                batch_size=base.batch_size,
-                window_stride=stride,
-            )
+            detector = _detector(base, window, stride, "tokens")
             n_windows = np.mean([len(w) for w in detector.window_scores(texts)])
 
             def windowed(texts: list[str] = texts, d: RefusalDetector = detector) -> np.ndarray:
@@ -178,6 +184,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             ratio = ms / trunc_ms
             _emit(_row(n_tokens, label, window, stride, n_windows, ms, ratio, scores, n_buried))
     return 0
+
+
+def _detector(
+    base: RefusalDetector, window: int, stride: int | None, align: str
+) -> RefusalDetector:
+    return RefusalDetector(
+        model_dir=base.model_dir,
+        backend=base.backend,
+        backend_name=base.backend_name,
+        tokenizer=base.tokenizer,
+        max_length=window,
+        pad_id=base.pad_id,
+        batch_size=base.batch_size,
+        window_stride=stride,
+        window_align=align,
+    )
 
 
 def _emit(line: str) -> None:

@@ -145,6 +145,7 @@ def serve(system: str, model: Path, args: argparse.Namespace) -> None:
     from tokenizers import Tokenizer
 
     ours = Tokenizer.from_file(str(args.model / "tokenizer.json"))
+    ours.no_truncation()
     if system.startswith("original"):
         import torch
         from transformers import pipeline

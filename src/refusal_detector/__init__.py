@@ -5,12 +5,15 @@
 >>> detector(["Sorry, but I can't assist with that."])  # doctest: +SKIP
 [{'label': 'REJECTION', 'score': 0.99}]
 
-Importing the package has no side effects and never imports torch or transformers.
+Importing the package has no side effects and never imports torch or transformers. The detector
+(numpy, tokenizers) is imported on first use of ``RefusalDetector`` or ``default_model_dir``, so
+that importing a light submodule (``refusal_detector.errors``, the CLI's parser) stays fast.
 """
 
 from __future__ import annotations
 
-from refusal_detector.detector import RefusalDetector, default_model_dir
+from typing import TYPE_CHECKING, Any
+
 from refusal_detector.errors import (
     BackendUnavailableError,
     ConfigError,
@@ -42,3 +45,16 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from refusal_detector.detector import RefusalDetector, default_model_dir
+
+_LAZY = {"RefusalDetector", "default_model_dir"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from refusal_detector import detector
+
+        return getattr(detector, name)
+    raise AttributeError(f"module 'refusal_detector' has no attribute {name!r}")

@@ -24,10 +24,10 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from refusal_detector import __version__
 from refusal_detector.cli_options import (
     HelpFormatter,
     add_command,
@@ -66,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Classify LLM outputs as refusals (REJECTION) or normal answers (NORMAL).",
         formatter_class=HelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    # The package's own __version__: importlib.metadata costs more than the rest of the parser.
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv: debug)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     model = model_parent()
@@ -210,6 +211,8 @@ def _info(args: argparse.Namespace) -> int:
 
 def _version(distribution: str = "refusal-detector") -> str | None:
     # importlib.metadata reads versions without importing the packages, so torch stays out.
+    from importlib import metadata
+
     try:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-from tokenizers import Tokenizer
+from tokenizers import Encoding, Tokenizer
 
 from refusal_detector.errors import ConfigError
 
@@ -331,7 +331,7 @@ class TokenWindower:
     def windows(self, texts: Sequence[str]) -> list[list[TokenWindow]]:
         """Windows per text, in text order; every text gets at least one window."""
         texts = list(texts)
-        encodings = self._tokenizer.encode_batch(texts, add_special_tokens=False)
+        encodings = self._encode(texts)
         result = []
         for text, encoding in zip(texts, encodings, strict=True):
             ids, offsets = encoding.ids, encoding.offsets
@@ -348,7 +348,7 @@ class TokenWindower:
     def window_ids(self, texts: Sequence[str]) -> list[list[list[int]]]:
         """The model inputs of :meth:`windows` alone (no offsets kept), per text."""
         texts = list(texts)
-        encodings = self._tokenizer.encode_batch(texts, add_special_tokens=False)
+        encodings = self._encode(texts)
         prefix, suffix, size = self.prefix, self.suffix, self.content_size
         result: list[list[list[int]]] = []
         for text, encoding in zip(texts, encodings, strict=True):
@@ -359,6 +359,13 @@ class TokenWindower:
                 plan = self.plan(text, encoding.offsets)
                 result.append([[*prefix, *ids[a:b], *suffix] for a, b in plan])
         return result
+
+    def _encode(self, texts: list[str]) -> list[Encoding]:
+        # encode_batch hands texts to a thread pool; for one text (a served request) the handoff
+        # costs more than the encoding, so one text is encoded on the calling thread.
+        if len(texts) == 1:
+            return [self._tokenizer.encode(texts[0], add_special_tokens=False)]
+        return self._tokenizer.encode_batch(texts, add_special_tokens=False)
 
     def plan(self, text: str, offsets: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
         """Token ranges of the windows of ``text``, given its tokens' character ``offsets``."""
