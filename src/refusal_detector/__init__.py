@@ -16,6 +16,7 @@ from refusal_detector.errors import (
     ConfigError,
     DataError,
     ExportValidationError,
+    InvalidTextError,
     ModelLoadError,
     RefusalDetectorError,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "ConfigError",
     "DataError",
     "ExportValidationError",
+    "InvalidTextError",
     "ModelLoadError",
     "RefusalDetector",
     "RefusalDetectorError",

@@ -8,7 +8,8 @@ the same way) and takes its common options from here, so that a flag means one t
 - ``--data PATH`` a corpus directory (or one ``.jsonl`` split); ``--corpus`` is its alias;
 - ``--out PATH`` where results go; ``--output``/``-o`` are its aliases;
 - ``--quiet``/``-q`` no progress bar; :func:`progress_enabled` also turns bars off when stderr is
-  not a terminal.
+  not a terminal;
+- ``--max-chars N`` for the commands that score texts: the text policy's cut (0: no limit).
 
 Value types (:func:`positive_int`, :func:`probability`, :func:`ratio`, :func:`share`) reject bad
 values while parsing, so the error names the flag. Nothing here imports more than argparse.
@@ -28,10 +29,12 @@ __all__ = [
     "HelpFormatter",
     "add_command",
     "add_data",
+    "add_max_chars",
     "add_model",
     "add_out",
     "add_quiet",
     "add_threshold",
+    "max_chars",
     "model_parent",
     "positive_int",
     "probability",
@@ -151,6 +154,27 @@ def model_parent() -> argparse.ArgumentParser:
         help="texts per model call",
     )
     return parent
+
+
+def max_chars(value: str) -> int | None:
+    """An integer >= 0; 0 means no limit (None)."""
+    number: int = _number(value, int)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0 (0: no limit), got {number}")
+    return number or None
+
+
+def add_max_chars(parser: argparse.ArgumentParser) -> None:
+    """``--max-chars N``: characters of a text that are scored (the text policy's cut)."""
+    from refusal_detector.text_input import DEFAULT_MAX_CHARS
+
+    parser.add_argument(
+        "--max-chars",
+        type=max_chars,
+        default=DEFAULT_MAX_CHARS,
+        metavar="N",
+        help="a longer text is scored on its first N characters and gets a warning; 0 reads all",
+    )
 
 
 def add_data(

@@ -29,6 +29,12 @@ from refusal_detector.spans import (
     refusal_verdicts,
     score_sentences,
 )
+from refusal_detector.text_input import (
+    DEFAULT_MAX_CHARS,
+    PreparedText,
+    check_max_chars,
+    prepare_texts,
+)
 
 __all__ = ["REDUCTIONS", "RefusalDetector", "check_threshold", "default_model_dir"]
 
@@ -61,6 +67,12 @@ class RefusalDetector:
     counts). A text that fits the window is one window, exactly as before. An empty or
     whitespace-only text is classified as is: the model sees just ``[CLS] [SEP]``.
 
+    Every public method applies the package's text policy first (``refusal_detector.text_input``):
+    lone surrogates, which no tokenizer can encode, become U+FFFD one for one (so offsets still
+    index the original text), and a text longer than ``max_chars`` characters is read up to that
+    length. Both are logged as warnings naming the text's index; :meth:`prepare_texts` returns
+    them per text. A text that is not a str raises :class:`~refusal_detector.InvalidTextError`.
+
     Attributes:
         model_dir: the model directory.
         backend_name: "onnx" or "torch".
@@ -70,6 +82,7 @@ class RefusalDetector:
         batch_size: sequences per backend call.
         window_stride: tokens between the starts of consecutive windows of a long text.
         reduction: "max" or "mean" over a text's window scores.
+        max_chars: characters of a text that are read (None: all of them).
     """
 
     def __init__(
@@ -84,6 +97,7 @@ class RefusalDetector:
         batch_size: int = 32,
         window_stride: int | None = None,
         reduction: str = "max",
+        max_chars: int | None = DEFAULT_MAX_CHARS,
     ) -> None:
         if batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
@@ -100,6 +114,7 @@ class RefusalDetector:
         self.batch_size = batch_size
         self.id2label: dict[int, str] = dict(ID2LABEL)
         self.reduction = reduction
+        self.max_chars = check_max_chars(max_chars)
         self._windower = TokenWindower(tokenizer, max_length=max_length, stride=window_stride)
         self.window_stride = self._windower.stride
 
@@ -113,6 +128,7 @@ class RefusalDetector:
         max_length: int | None = None,
         window_stride: int | None = None,
         reduction: str = "max",
+        max_chars: int | None = DEFAULT_MAX_CHARS,
     ) -> RefusalDetector:
         """Load a model directory; ``path=None`` loads the shipped default model.
 
@@ -125,11 +141,15 @@ class RefusalDetector:
             window_stride: tokens between window starts for long texts; None means half a window
                 (50% overlap). Smaller is more robust and slower; see docs/long_outputs.md.
             reduction: "max" (default) or "mean" over a text's window scores.
+            max_chars: a longer text is scored on its first ``max_chars`` characters, which
+                bounds the time one text can take (default 100,000, about 25,000 tokens); None
+                reads every character. See docs/reliability.md.
 
         Raises:
             ModelLoadError: the directory is missing, incomplete or corrupt (names the file).
             BackendUnavailableError: the backend's dependencies are not installed.
-            ConfigError: batch_size, max_length, window_stride or reduction out of range.
+            ConfigError: batch_size, max_length, window_stride, reduction or max_chars out of
+                range.
         """
         if path is None:
             model_dir = default_model_dir()
@@ -169,11 +189,29 @@ class RefusalDetector:
             batch_size=batch_size,
             window_stride=window_stride,
             reduction=reduction,
+            max_chars=max_chars,
         )
+
+    def prepare_texts(self, texts: str | Sequence[str]) -> list[PreparedText]:
+        """Each text as the model reads it, with what was changed (``.warning``), in order.
+
+        Raises:
+            InvalidTextError: a text is not a str (the message names its index).
+        """
+        return prepare_texts(texts, max_chars=self.max_chars)
+
+    def _read(self, texts: str | Sequence[str]) -> list[str]:
+        """The texts the model reads; every change is logged (never the text itself)."""
+        prepared = self.prepare_texts(texts)
+        for index, item in enumerate(prepared):
+            if item.warning is not None:
+                logger.warning("texts[%d]: %s", index, item.warning)
+        return [item.text for item in prepared]
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids per text, with special tokens, truncated to ``max_length``."""
-        return [e.ids for e in self.tokenizer.encode_batch(list(texts), add_special_tokens=True)]
+        clean = self._read(texts)
+        return [e.ids for e in self.tokenizer.encode_batch(clean, add_special_tokens=True)]
 
     def score_token_sequences(self, sequences: Sequence[Sequence[int]]) -> npt.NDArray[np.float32]:
         """P(REJECTION) for each token-id sequence, in input order.
@@ -215,7 +253,10 @@ class RefusalDetector:
 
     def window_scores(self, texts: Sequence[str]) -> list[npt.NDArray[np.float32]]:
         """P(REJECTION) of each token window, per text, in text order (one window if it fits)."""
-        per_text = self._windower.windows(_as_list(texts))
+        return self._window_scores(self._read(texts))
+
+    def _window_scores(self, texts: list[str]) -> list[npt.NDArray[np.float32]]:
+        per_text = self._windower.windows(texts)
         if not per_text:
             return []
         flat = self.score_token_sequences([w.ids for windows in per_text for w in windows])
@@ -228,17 +269,22 @@ class RefusalDetector:
 
     def predict_proba(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         """P(REJECTION) per text as an (n,) float32 array, reduced over the text's windows."""
-        scores = [self.reduce_windows(s) for s in self.window_scores(texts)]
+        scores = [self.reduce_windows(s) for s in self._window_scores(self._read(texts))]
         return np.asarray(scores, dtype=np.float32).reshape(len(scores))
 
     def score_sentences(self, text: str) -> list[SentenceScore]:
-        """Every sentence of ``text`` with its character offsets and its own P(REJECTION)."""
-        return score_sentences(self, [text])[0]
+        """Every sentence of ``text`` with its character offsets and its own P(REJECTION).
+
+        Offsets index ``text``; a sentence's ``.text`` is what the model read (U+FFFD in place of
+        any unencodable character). Sentences beyond ``max_chars`` are not read.
+        """
+        return score_sentences(self, self._read([text]))[0]
 
     def refusal_spans(self, text: str, *, threshold: float = 0.5) -> list[SentenceScore]:
         """The sentences of ``text`` that refuse: those scoring at least ``threshold`` on their own.
 
-        Each has character offsets (``text[s.start:s.end] == s.text``), text and score. For the
+        Each has character offsets (``text[s.start:s.end] == s.text``, unless an unencodable
+        character was replaced), text and score. For the
         three-way verdict, and refusals that only show in context, see :meth:`refusal_verdict`.
         """
         check_threshold(threshold)
@@ -249,13 +295,13 @@ class RefusalDetector:
 
         See :func:`refusal_detector.spans.decide_verdict` for the rules and ``config``.
         """
-        return refusal_verdicts(self, [text], config=config)[0]
+        return refusal_verdicts(self, self._read([text]), config=config)[0]
 
     def refusal_verdicts(
         self, texts: Sequence[str], *, config: VerdictConfig | None = None
     ) -> list[RefusalVerdict]:
         """:meth:`refusal_verdict` for many texts, with all windows and sentences batched."""
-        return refusal_verdicts(self, _as_list(texts), config=config)
+        return refusal_verdicts(self, self._read(texts), config=config)
 
     def __call__(
         self, texts: str | Sequence[str], *, threshold: float = 0.5
@@ -267,7 +313,7 @@ class RefusalDetector:
         string is treated as a list of one.
         """
         check_threshold(threshold)
-        probs = self.predict_proba(_as_list(texts))
+        probs = self.predict_proba(texts)
         return [
             {"label": REJECTION, "score": float(p)}
             if p >= threshold
@@ -281,13 +327,3 @@ class RefusalDetector:
             f"max_length={self.max_length}, window_stride={self.window_stride}, "
             f"reduction={self.reduction!r})"
         )
-
-
-def _as_list(texts: str | Sequence[str]) -> list[str]:
-    if isinstance(texts, str):
-        return [texts]
-    texts = list(texts)
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise TypeError(f"texts[{i}] must be a str, got {type(text).__name__}")
-    return texts
