@@ -17,6 +17,7 @@ from refusal_detector.labels import ID2LABEL, NORMAL, REJECTION
 from refusal_detector.model_dir import (
     TOKENIZER_FILE,
     check_model_dir,
+    check_tokenizer_vocab,
     model_max_length,
     pad_token_id,
     read_tokenizer_config,
@@ -174,6 +175,7 @@ class RefusalDetector:
             tokenizer = Tokenizer.from_file(str(model_dir / TOKENIZER_FILE))
         except Exception as exc:  # tokenizers raises a bare Exception on a corrupt file
             raise ModelLoadError(f"{model_dir / TOKENIZER_FILE}: cannot load ({exc})") from exc
+        check_tokenizer_vocab(model_dir / TOKENIZER_FILE, config, tokenizer.get_vocab().values())
         tokenizer.no_padding()
         tokenizer.enable_truncation(max_length)
         pad_id = pad_token_id(config, tokenizer_config, tokenizer.get_vocab())
