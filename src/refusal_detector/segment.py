@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from tokenizers import Tokenizer
 
 from refusal_detector.errors import ConfigError
+from refusal_detector.text_input import replace_unencodable
 
 __all__ = [
     "Sentence",
@@ -265,8 +266,12 @@ class TokenWindower:
         plan_windows(0, size=self.content_size, stride=self.stride)  # validates the stride
 
     def windows(self, texts: Sequence[str]) -> list[list[TokenWindow]]:
-        """Windows per text, in text order; every text gets at least one window."""
-        encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        """Windows per text, in text order; every text gets at least one window.
+
+        Lone surrogates, which the tokenizer cannot take, are read as U+FFFD (one for one, so the
+        character offsets still index the given text); see ``refusal_detector.text_input``.
+        """
+        encodings = self._tokenizer.encode_batch(_encodable(texts), add_special_tokens=False)
         result = []
         for encoding in encodings:
             ids, offsets = encoding.ids, encoding.offsets
@@ -283,8 +288,13 @@ class TokenWindower:
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Content tokens per text (special tokens excluded, nothing truncated)."""
         return [
-            len(e.ids) for e in self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
+            len(e.ids)
+            for e in self._tokenizer.encode_batch(_encodable(texts), add_special_tokens=False)
         ]
+
+
+def _encodable(texts: Sequence[str]) -> list[str]:
+    return [replace_unencodable(text)[0] for text in texts]
 
 
 def _special_affixes(tokenizer: Tokenizer) -> tuple[list[int], list[int]]:
