@@ -32,6 +32,7 @@ __all__ = [
     "add_max_chars",
     "add_model",
     "add_out",
+    "add_path",
     "add_quiet",
     "add_threshold",
     "max_chars",
@@ -123,6 +124,26 @@ def share(value: str) -> float:
     return number
 
 
+def add_path(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    *flags: str,
+    help: str,
+    required: bool = False,
+    default: Path | None = None,
+    metavar: str = "DIR",
+) -> None:
+    """A path option (``type=Path``); its dest is the first flag's name."""
+    parser.add_argument(
+        *flags,
+        dest=flags[0].lstrip("-").replace("-", "_"),
+        type=Path,
+        required=required,
+        default=default,
+        metavar=metavar,
+        help=help,
+    )
+
+
 def add_model(
     parser: argparse.ArgumentParser | argparse._ArgumentGroup,
     *,
@@ -130,9 +151,7 @@ def add_model(
     help: str = "model directory (default: the shipped model)",
 ) -> None:
     """``--model DIR``: a model directory (None when optional and not given: the shipped model)."""
-    parser.add_argument(
-        "--model", type=Path, required=required, default=None, metavar="DIR", help=help
-    )
+    add_path(parser, "--model", required=required, help=help)
 
 
 def model_parent() -> argparse.ArgumentParser:
@@ -185,16 +204,7 @@ def add_data(
     metavar: str = "DIR",
 ) -> None:
     """``--data PATH`` (alias ``--corpus``): a built corpus directory or one of its ``.jsonl``."""
-    parser.add_argument(
-        "--data",
-        "--corpus",
-        dest="data",
-        type=Path,
-        required=required,
-        default=None,
-        metavar=metavar,
-        help=help,
-    )
+    add_path(parser, "--data", "--corpus", required=required, metavar=metavar, help=help)
 
 
 def add_out(
@@ -205,17 +215,7 @@ def add_out(
     metavar: str = "DIR",
 ) -> None:
     """``--out PATH`` (aliases ``--output``, ``-o``): where a command writes its results."""
-    parser.add_argument(
-        "--out",
-        "--output",
-        "-o",
-        dest="out",
-        type=Path,
-        required=required,
-        default=None,
-        metavar=metavar,
-        help=help,
-    )
+    add_path(parser, "--out", "--output", "-o", required=required, metavar=metavar, help=help)
 
 
 def add_threshold(parser: argparse.ArgumentParser, *, default: float = 0.5) -> None:

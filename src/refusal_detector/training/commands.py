@@ -11,7 +11,6 @@ import argparse
 import json
 import sys
 from dataclasses import MISSING, fields
-from pathlib import Path
 from typing import Any
 
 from refusal_detector.cli_options import (
@@ -19,6 +18,7 @@ from refusal_detector.cli_options import (
     add_data,
     add_model,
     add_out,
+    add_path,
     add_quiet,
     add_threshold,
     model_parent,
@@ -373,12 +373,8 @@ def _register_export(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="int8 check on the first max_length tokens of each text instead of all windows",
     )
-    parser.add_argument(
-        "--ship",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="also write the <= 100 MB shipping layout to DIR",
+    add_path(
+        parser, "--ship", metavar="DIR", help="also write the <= 100 MB shipping layout to DIR"
     )
     parser.set_defaults(handler=_export)
 
@@ -415,24 +411,21 @@ def _register_card(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     add_model(parser, required=True, help="model directory to write README.md into")
-    parser.add_argument(
+    add_path(
+        parser,
         "--eval",
-        type=Path,
-        default=None,
         metavar="REPORT_DIR",
         help="evaluate --out directory (its report.json) for the results",
     )
-    parser.add_argument(
+    add_path(
+        parser,
         "--datacard",
-        type=Path,
-        default=None,
         metavar="PATH",
         help="corpus datacard.json (sources, licences, counts)",
     )
-    parser.add_argument(
+    add_path(
+        parser,
         "--lofo",
-        type=Path,
-        default=None,
         metavar="PATH",
         help="leave-one-family-out results (benchmarks/lofo.py output JSON)",
     )
@@ -450,10 +443,9 @@ def _register_card(subparsers: argparse._SubParsersAction) -> None:
         metavar="TEXT",
         help="extra line for the card's Notes section (repeatable)",
     )
-    parser.add_argument(
+    add_path(
+        parser,
         "--training-log",
-        type=Path,
-        default=None,
         metavar="PATH",
         help="training_log.json if not in --model (e.g. the unshipped run dir)",
     )

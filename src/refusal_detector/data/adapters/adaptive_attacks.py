@@ -29,11 +29,12 @@ from pathlib import Path
 from refusal_detector.data.adapters._io import read_csv, read_json, require
 from refusal_detector.data.adapters._resample import cap_per_group, looks_non_english
 from refusal_detector.data.prompt_groups import behaviour_group
-from refusal_detector.data.records import Candidate, LicenseClass
+from refusal_detector.data.records import Candidate, LicenseClass, candidate_maker
 
 NAME = "adaptive_attacks"
 LICENSE = "MIT"
 LICENSE_CLASS: LicenseClass = "permissive"
+_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)
 CAP_PER_LOG_BEHAVIOUR = 12
 
 # Claude log file stem -> model name
@@ -131,13 +132,10 @@ def parse_search_log(text: str) -> Iterator[tuple[int, str, str, str, int | None
 def _candidate(
     text: str, prompt: str, model: str, subset: str, goal: str, score: int | None
 ) -> Candidate:
-    return Candidate(
+    return _row(
         text=text,
         prompt=prompt,
-        source=NAME,
         model_raw=model,
-        license=LICENSE,
-        license_class=LICENSE_CLASS,
         subset=subset,
         group=behaviour_group(goal),
         exclude_reason="non_english" if looks_non_english(text) else None,

@@ -13,21 +13,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from refusal_detector.data.adapters._io import read_jsonl
-from refusal_detector.data.records import Candidate, LicenseClass, fix_mojibake
+from refusal_detector.data.records import Candidate, LicenseClass, candidate_maker, fix_mojibake
 
 NAME = "coconot"
 LICENSE = "MIT"
 LICENSE_CLASS: LicenseClass = "permissive"
+_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)
 
 
 def _candidate(text: str, prompt: str, subset: str, model: str, hint: float) -> Candidate:
-    return Candidate(
+    return _row(
         text=fix_mojibake(text),
         prompt=fix_mojibake(prompt),
-        source=NAME,
         model_raw=model,
-        license=LICENSE,
-        license_class=LICENSE_CLASS,
         subset=subset,
         hint=hint,
     )

@@ -11,11 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from refusal_detector.data.adapters._io import read_json, require
-from refusal_detector.data.records import Candidate, LicenseClass
+from refusal_detector.data.records import Candidate, LicenseClass, candidate_maker
 
 NAME = "jailbreakbench_artifacts"
 LICENSE = "MIT"
 LICENSE_CLASS: LicenseClass = "permissive"
+_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)
 
 
 def read(root: Path) -> Iterator[Candidate]:
@@ -32,13 +33,10 @@ def read(root: Path) -> Iterator[Candidate]:
         for item in data["jailbreaks"]:
             if not item.get("response") or not item.get("prompt"):
                 continue
-            yield Candidate(
+            yield _row(
                 text=str(item["response"]),
                 prompt=str(item["prompt"]),
-                source=NAME,
                 model_raw=model,
-                license=LICENSE,
-                license_class=LICENSE_CLASS,
                 subset=method,
                 group=f"jbb-behavior:{item.get('goal', '')}",
                 meta={"jailbroken": bool(item.get("jailbroken"))},

@@ -10,11 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from refusal_detector.data.adapters._io import read_csv
-from refusal_detector.data.records import Candidate, LicenseClass
+from refusal_detector.data.records import Candidate, LicenseClass, candidate_maker
 
 NAME = "jailbreakeval_judge_sets"
 LICENSE = "MIT"
 LICENSE_CLASS: LicenseClass = "permissive"
+_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)
 FILES = ("JAILJUDGEmini.csv", "Safe-RLHFmini.csv")
 
 
@@ -23,13 +24,10 @@ def read(root: Path) -> Iterator[Candidate]:
     for filename in FILES:
         path = root / NAME / "data" / filename
         for _, row in read_csv(path, columns={"question", "answer", "label"}):
-            yield Candidate(
+            yield _row(
                 text=row["answer"],
                 prompt=row["question"],
-                source=NAME,
                 model_raw="",
-                license=LICENSE,
-                license_class=LICENSE_CLASS,
                 subset=filename.removesuffix(".csv"),
                 meta={"jailbroken": row["label"].strip() == "1"},
             )

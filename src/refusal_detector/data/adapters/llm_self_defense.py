@@ -10,11 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from refusal_detector.data.adapters._io import read_csv
-from refusal_detector.data.records import Candidate, LicenseClass
+from refusal_detector.data.records import Candidate, LicenseClass, candidate_maker
 
 NAME = "llm_self_defense"
 LICENSE = "BSD-3-Clause"
 LICENSE_CLASS: LicenseClass = "permissive"
+_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)
 # filenames are misspelled upstream
 FILES = {"all_repsonses_gpt.csv": "gpt-3.5-turbo", "all_repsonses_llama.csv": "llama-2-7b-chat"}
 
@@ -24,12 +25,9 @@ def read(root: Path) -> Iterator[Candidate]:
     for filename, model in FILES.items():
         path = root / NAME / filename
         for _, row in read_csv(path, columns={"prompt", "response"}):
-            yield Candidate(
+            yield _row(
                 text=row["response"],
                 prompt=row["prompt"],
-                source=NAME,
                 model_raw=model,
-                license=LICENSE,
-                license_class=LICENSE_CLASS,
                 hint=-0.3,
             )

@@ -11,11 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from refusal_detector.data.adapters._io import read_csv, require
-from refusal_detector.data.records import Candidate, LicenseClass
+from refusal_detector.data.records import Candidate, LicenseClass, candidate_maker
 
 NAME = "overrefusal_legal_orbench"
 LICENSE = "CC-BY-4.0 (prompts); MIT (code)"
 LICENSE_CLASS: LicenseClass = "permissive"
+_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)
 
 
 def condition_of(filename: str) -> str:
@@ -33,13 +34,10 @@ def read(root: Path) -> Iterator[Candidate]:
     for path in sorted(base.glob("*/*.csv")):
         for _, row in read_csv(path, columns=columns):
             refused = row["is_refused"].strip().lower() == "true"
-            yield Candidate(
+            yield _row(
                 text=row["response_preview"],
                 prompt=row["prompt"],
-                source=NAME,
                 model_raw=row["model"],
-                license=LICENSE,
-                license_class=LICENSE_CLASS,
                 subset=condition_of(path.name),
                 hint=0.2 if refused else -0.1,
                 group=f"orbench:{row['prompt_id']}",

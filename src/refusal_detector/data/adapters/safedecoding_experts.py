@@ -12,12 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from refusal_detector.data.adapters._io import read_json, require
-from refusal_detector.data.records import Candidate, LicenseClass
+from refusal_detector.data.records import Candidate, LicenseClass, candidate_maker
 from refusal_detector.errors import DataError
 
 NAME = "safedecoding_experts"
 LICENSE = "MIT"
 LICENSE_CLASS: LicenseClass = "permissive"
+_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)
 
 # folder -> (model, user marker, assistant marker)
 TEMPLATES: dict[str, tuple[str, str, str]] = {
@@ -52,13 +53,10 @@ def read(root: Path) -> Iterator[Candidate]:
                 prompt, response = split_exchange(str(row["text"]), user, assistant)
             except ValueError as exc:
                 raise DataError(f"{path}: item {i}: {exc}") from exc
-            yield Candidate(
+            yield _row(
                 text=response,
                 prompt=prompt or None,
-                source=NAME,
                 model_raw=model,
-                license=LICENSE,
-                license_class=LICENSE_CLASS,
                 subset=folder,
                 hint=0.3,
                 exclude_reason=None if response else "empty_response",
