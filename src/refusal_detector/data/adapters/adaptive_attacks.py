@@ -34,7 +34,6 @@ from refusal_detector.data.records import Candidate, LicenseClass, candidate_mak
 NAME = "adaptive_attacks"
 LICENSE = "MIT"
 LICENSE_CLASS: LicenseClass = "permissive"
-_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)
 CAP_PER_LOG_BEHAVIOUR = 12
 
 # Claude log file stem -> model name
@@ -172,3 +171,7 @@ def read(root: Path) -> Iterator[Candidate]:
     yield from cap_per_group(
         _read_all(root), lambda c: f"{c.subset.split(':')[0]}\x1f{c.group}", CAP_PER_LOG_BEHAVIOUR
     )
+
+
+# Candidate with this source's name and licence filled in (read() looks it up when it runs)
+_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)

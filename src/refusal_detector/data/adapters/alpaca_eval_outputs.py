@@ -15,7 +15,6 @@ from refusal_detector.data.records import Candidate, LicenseClass, candidate_mak
 NAME = "alpaca_eval_outputs"
 LICENSE = "CC-BY-NC-4.0"
 LICENSE_CLASS: LicenseClass = "nc"
-_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)
 
 
 def read(root: Path) -> Iterator[Candidate]:
@@ -31,3 +30,7 @@ def read(root: Path) -> Iterator[Candidate]:
                 subset=str(item.get("dataset") or ""),
                 exclude_reason=None if text.strip() else "empty_response",
             )
+
+
+# Candidate with this source's name and licence filled in (read() looks it up when it runs)
+_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)

@@ -15,7 +15,6 @@ from refusal_detector.data.records import Candidate, LicenseClass, candidate_mak
 NAME = "arena_hard_answers"
 LICENSE = "Apache-2.0"
 LICENSE_CLASS: LicenseClass = "permissive"
-_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)
 
 
 def _answer_text(messages: list[dict[str, object]]) -> str:
@@ -45,3 +44,7 @@ def read(root: Path) -> Iterator[Candidate]:
                     subset=version_dir.name,
                     exclude_reason=None if text.strip() else "empty_response",
                 )
+
+
+# Candidate with this source's name and licence filled in (read() looks it up when it runs)
+_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)

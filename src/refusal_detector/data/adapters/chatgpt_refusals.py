@@ -19,7 +19,6 @@ from refusal_detector.errors import DataError
 NAME = "chatgpt_refusals"
 LICENSE = "MIT"
 LICENSE_CLASS: LicenseClass = "permissive"
-_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)
 
 TONE_LABELS: dict[str, int | None] = {
     "rejected": 1,
@@ -53,3 +52,7 @@ def read(root: Path) -> Iterator[Candidate]:
             source_rule="human" if label is not None else None,
             exclude_reason="incoherent_tone" if tone == "incoherent" else None,
         )
+
+
+# Candidate with this source's name and licence filled in (read() looks it up when it runs)
+_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)

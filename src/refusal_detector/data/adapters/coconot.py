@@ -18,7 +18,6 @@ from refusal_detector.data.records import Candidate, LicenseClass, candidate_mak
 NAME = "coconot"
 LICENSE = "MIT"
 LICENSE_CLASS: LicenseClass = "permissive"
-_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)
 
 
 def _candidate(text: str, prompt: str, subset: str, model: str, hint: float) -> Candidate:
@@ -47,3 +46,7 @@ def read(root: Path) -> Iterator[Candidate]:
         if row.get("rejected"):
             rejected_model = str(row.get("rejected_model") or "")
             yield _candidate(row["rejected"], row["prompt"], "pref_rejected", rejected_model, 0.0)
+
+
+# Candidate with this source's name and licence filled in (read() looks it up when it runs)
+_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)

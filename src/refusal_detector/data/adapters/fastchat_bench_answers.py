@@ -15,7 +15,6 @@ from refusal_detector.data.records import Candidate, LicenseClass, candidate_mak
 NAME = "fastchat_bench_answers"
 LICENSE = "Apache-2.0"
 LICENSE_CLASS: LicenseClass = "permissive"
-_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)
 
 
 def read(root: Path) -> Iterator[Candidate]:
@@ -56,3 +55,7 @@ def read(root: Path) -> Iterator[Candidate]:
                     group=f"mt-bench:{qid}",
                     exclude_reason=None if str(text).strip() else "empty_response",
                 )
+
+
+# Candidate with this source's name and licence filled in (read() looks it up when it runs)
+_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)

@@ -19,7 +19,6 @@ from refusal_detector.errors import DataError
 NAME = "gptfuzz"
 LICENSE = "MIT"
 LICENSE_CLASS: LicenseClass = "permissive"
-_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)
 
 
 def read(root: Path) -> Iterator[Candidate]:
@@ -43,3 +42,7 @@ def read(root: Path) -> Iterator[Candidate]:
                 group=f"{NAME}:q{qid}",
                 meta={"jailbroken": row["label"] == "1"},
             )
+
+
+# Candidate with this source's name and licence filled in (read() looks it up when it runs)
+_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)

@@ -17,7 +17,6 @@ from refusal_detector.data.records import Candidate, LicenseClass, candidate_mak
 NAME = "hh_rlhf_harmless_test"
 LICENSE = "MIT"
 LICENSE_CLASS: LicenseClass = "permissive"
-_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)
 MODEL = "anthropic-52b-hh-2022"
 
 
@@ -45,3 +44,7 @@ def read(root: Path) -> Iterator[Candidate]:
                 exclude_reason=None if answer else "empty_response",
                 meta={"line": lineno, "multi_turn": bool(context.strip())},
             )
+
+
+# Candidate with this source's name and licence filled in (read() looks it up when it runs)
+_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)

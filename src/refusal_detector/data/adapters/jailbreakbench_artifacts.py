@@ -16,7 +16,6 @@ from refusal_detector.data.records import Candidate, LicenseClass, candidate_mak
 NAME = "jailbreakbench_artifacts"
 LICENSE = "MIT"
 LICENSE_CLASS: LicenseClass = "permissive"
-_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)
 
 
 def read(root: Path) -> Iterator[Candidate]:
@@ -41,3 +40,7 @@ def read(root: Path) -> Iterator[Candidate]:
                 group=f"jbb-behavior:{item.get('goal', '')}",
                 meta={"jailbroken": bool(item.get("jailbroken"))},
             )
+
+
+# Candidate with this source's name and licence filled in (read() looks it up when it runs)
+_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)

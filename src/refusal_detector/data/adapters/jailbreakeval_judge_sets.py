@@ -15,7 +15,6 @@ from refusal_detector.data.records import Candidate, LicenseClass, candidate_mak
 NAME = "jailbreakeval_judge_sets"
 LICENSE = "MIT"
 LICENSE_CLASS: LicenseClass = "permissive"
-_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)
 FILES = ("JAILJUDGEmini.csv", "Safe-RLHFmini.csv")
 
 
@@ -31,3 +30,7 @@ def read(root: Path) -> Iterator[Candidate]:
                 subset=filename.removesuffix(".csv"),
                 meta={"jailbroken": row["label"].strip() == "1"},
             )
+
+
+# Candidate with this source's name and licence filled in (read() looks it up when it runs)
+_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)

@@ -16,7 +16,6 @@ from refusal_detector.data.records import Candidate, LicenseClass, candidate_mak
 NAME = "jbb_judge_comparison"
 LICENSE = "MIT"
 LICENSE_CLASS: LicenseClass = "permissive"
-_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)
 
 
 def read(root: Path) -> Iterator[Candidate]:
@@ -30,3 +29,7 @@ def read(root: Path) -> Iterator[Candidate]:
             group=f"jbb-behavior:{row['goal']}",
             meta={"jailbroken": row["human_majority"].strip() == "1"},
         )
+
+
+# Candidate with this source's name and licence filled in (read() looks it up when it runs)
+_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)

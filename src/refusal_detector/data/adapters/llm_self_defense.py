@@ -15,7 +15,6 @@ from refusal_detector.data.records import Candidate, LicenseClass, candidate_mak
 NAME = "llm_self_defense"
 LICENSE = "BSD-3-Clause"
 LICENSE_CLASS: LicenseClass = "permissive"
-_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)
 # filenames are misspelled upstream
 FILES = {"all_repsonses_gpt.csv": "gpt-3.5-turbo", "all_repsonses_llama.csv": "llama-2-7b-chat"}
 
@@ -31,3 +30,7 @@ def read(root: Path) -> Iterator[Candidate]:
                 model_raw=model,
                 hint=-0.3,
             )
+
+
+# Candidate with this source's name and licence filled in (read() looks it up when it runs)
+_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)

@@ -16,7 +16,6 @@ from refusal_detector.data.records import Candidate, LicenseClass, candidate_mak
 NAME = "overrefusal_legal_orbench"
 LICENSE = "CC-BY-4.0 (prompts); MIT (code)"
 LICENSE_CLASS: LicenseClass = "permissive"
-_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)
 
 
 def condition_of(filename: str) -> str:
@@ -43,3 +42,7 @@ def read(root: Path) -> Iterator[Candidate]:
                 group=f"orbench:{row['prompt_id']}",
                 exclude_reason="is_error" if row["is_error"].strip().lower() == "true" else None,
             )
+
+
+# Candidate with this source's name and licence filled in (read() looks it up when it runs)
+_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)

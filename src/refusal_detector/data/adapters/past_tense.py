@@ -21,7 +21,6 @@ from refusal_detector.errors import DataError
 NAME = "past_tense"
 LICENSE = "MIT (README statement)"
 LICENSE_CLASS: LicenseClass = "permissive"
-_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)
 TENSES = ("past_tense", "future_tense", "finetuned_gpt3.5_turbo")
 
 
@@ -54,3 +53,7 @@ def read(root: Path) -> Iterator[Candidate]:
                         "behavior": item.get("request", ""),
                     },
                 )
+
+
+# Candidate with this source's name and licence filled in (read() looks it up when it runs)
+_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)

@@ -18,7 +18,6 @@ from refusal_detector.errors import DataError
 NAME = "refusal_direction"
 LICENSE = "Apache-2.0"
 LICENSE_CLASS: LicenseClass = "permissive"
-_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)
 
 
 def read(root: Path) -> Iterator[Candidate]:
@@ -41,3 +40,7 @@ def read(root: Path) -> Iterator[Candidate]:
                 exclude_reason="steered_actadd" if condition.endswith("actadd") else None,
                 meta={"harmful_prompt": harmful},
             )
+
+
+# Candidate with this source's name and licence filled in (read() looks it up when it runs)
+_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)

@@ -22,7 +22,6 @@ from refusal_detector.data.records import Candidate, LicenseClass, candidate_mak
 NAME = "refusal_stability"
 LICENSE = "MIT (README statement)"
 LICENSE_CLASS: LicenseClass = "permissive"
-_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)
 CAP_PER_PROMPT = 3
 _COLUMNS = {"prompt_id", "prompt", "response", "label", "model", "temperature", "seed"}
 _VOTES = {"COMPLY": True, "REFUSE": False}
@@ -56,3 +55,7 @@ def _read_all(root: Path) -> Iterator[Candidate]:
 def read(root: Path) -> Iterator[Candidate]:
     """Yield at most ``CAP_PER_PROMPT`` distinct responses per prompt."""
     yield from cap_per_group(_read_all(root), lambda c: c.group or "", CAP_PER_PROMPT)
+
+
+# Candidate with this source's name and licence filled in (read() looks it up when it runs)
+_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)

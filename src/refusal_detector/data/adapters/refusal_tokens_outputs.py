@@ -21,7 +21,6 @@ from refusal_detector.data.records import Candidate, LicenseClass, candidate_mak
 NAME = "refusal_tokens_outputs"
 LICENSE = "Apache-2.0"
 LICENSE_CLASS: LicenseClass = "permissive"
-_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)
 
 _HEADER = re.compile(r"^\s*assistant\s*\n", re.IGNORECASE)
 DEEPSEEK_STRICT_CHARS = 1200
@@ -53,3 +52,7 @@ def read(root: Path) -> Iterator[Candidate]:
                 strict_normal=DEEPSEEK_STRICT_CHARS if "deepseek" in path.parent.name else False,
                 exclude_reason=None if text else "empty_response",
             )
+
+
+# Candidate with this source's name and licence filled in (read() looks it up when it runs)
+_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)

@@ -18,7 +18,6 @@ from refusal_detector.errors import DataError
 NAME = "safedecoding_experts"
 LICENSE = "MIT"
 LICENSE_CLASS: LicenseClass = "permissive"
-_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)
 
 # folder -> (model, user marker, assistant marker)
 TEMPLATES: dict[str, tuple[str, str, str]] = {
@@ -61,3 +60,7 @@ def read(root: Path) -> Iterator[Candidate]:
                 hint=0.3,
                 exclude_reason=None if response else "empty_response",
             )
+
+
+# Candidate with this source's name and licence filled in (read() looks it up when it runs)
+_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)

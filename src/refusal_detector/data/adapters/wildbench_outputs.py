@@ -17,7 +17,6 @@ from refusal_detector.errors import DataError
 NAME = "wildbench_outputs"
 LICENSE = "Apache-2.0"
 LICENSE_CLASS: LicenseClass = "permissive"
-_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)
 
 
 def read(root: Path) -> Iterator[Candidate]:
@@ -37,3 +36,7 @@ def read(root: Path) -> Iterator[Candidate]:
                 group=f"wildbench:{item.get('session_id')}",
                 exclude_reason=None if text.strip() else "empty_response",
             )
+
+
+# Candidate with this source's name and licence filled in (read() looks it up when it runs)
+_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)
