@@ -235,10 +235,9 @@ def _register_card(subparsers: argparse._SubParsersAction) -> None:
         metavar="PATH",
         help="leave-one-family-out results (benchmarks/lofo.py output JSON)",
     )
-    parser.add_argument(
+    add_path(
+        parser,
         "--external-gold",
-        type=Path,
-        default=None,
         metavar="PATH",
         help="external gold set results (benchmarks/external_gold.py --json), the card's lead",
     )
