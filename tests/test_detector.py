@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from refusal_detector import ConfigError, RefusalDetector, default_model_dir
+from refusal_detector import ConfigError, InvalidTextError, RefusalDetector, default_model_dir
 
 # All within the tiny model's 128-token window, where the pipeline's truncation changes nothing.
 TEXTS = [
@@ -104,9 +104,19 @@ def test_score_token_sequences_rejects_overlong_input(detector: RefusalDetector)
     assert detector.score_token_sequences([]).shape == (0,)
 
 
-def test_non_string_text_is_a_type_error(detector: RefusalDetector) -> None:
-    with pytest.raises(TypeError, match=r"texts\[1\] must be a str, got NoneType"):
+def test_non_string_text_is_an_invalid_text_error_naming_the_index(
+    detector: RefusalDetector,
+) -> None:
+    with pytest.raises(InvalidTextError, match=r"texts\[1\] must be a str, got NoneType") as err:
         detector.predict_proba(["ok", None])  # type: ignore[list-item]
+    assert err.value.index == 1
+    assert isinstance(err.value, TypeError)  # still caught by `except TypeError`
+    with pytest.raises(InvalidTextError, match="got bytes; decode it first"):
+        detector.predict_proba(b"sorry")  # type: ignore[arg-type]
+    with pytest.raises(InvalidTextError, match="got int"):
+        detector.predict_proba(3)  # type: ignore[arg-type]
+    with pytest.raises(InvalidTextError, match="texts\\[0\\] must be a str, got int"):
+        detector.refusal_verdict(7)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("max_length", [2, 129])

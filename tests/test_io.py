@@ -111,7 +111,9 @@ def test_predict_keeps_every_row_and_field(
         assert "missing field 'text'" in by_id[5]["error"]
 
 
-def test_unreadable_jsonl_lines_become_error_rows(tiny_model_dir: Path, tmp_path: Path) -> None:
+def test_unreadable_jsonl_lines_become_error_rows_and_bad_bytes_warnings(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
     source, target = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     source.write_bytes(
         b'{"id": 0, "text": "hello"}\n'
@@ -126,12 +128,21 @@ def test_unreadable_jsonl_lines_become_error_rows(tiny_model_dir: Path, tmp_path
     out = read_rows(target)
     assert len(out) == 6  # the blank line is not a row
     assert "label" in out[0]
-    assert out[1]["error"] == "line 2: invalid UTF-8 at byte offset 23"
+    # Invalid UTF-8 inside a string follows the text policy: U+FFFD, a warning, and a score.
     assert out[1]["text"] == "bad \ufffd\ufffd bytes"
+    assert out[1]["warning"] == (
+        "line 2: field 'text': 2 unencodable characters (lone surrogates or invalid UTF-8 bytes) "
+        "replaced with U+FFFD"
+    )
+    assert out[1]["label"] in {"NORMAL", "REJECTION"}
+    assert "error" not in out[1]
     assert out[2]["error"].startswith("line 4: not valid JSON")
     assert out[3]["error"] == "line 5: expected a JSON object, found list"
     assert out[4]["error"] == "line 6: field 'text' is int, expected a string"
     assert out[5]["label"] in {"NORMAL", "REJECTION"}
+    assert out[5]["warning"] == (
+        "line 7: text has 1,050,000 characters; scored on the first 100,000 (max_chars)"
+    )
 
 
 @pytest.mark.parametrize("ext", ["jsonl", "csv", "parquet"])
@@ -349,8 +360,12 @@ def test_csv_with_byte_order_mark_and_invalid_utf8(tiny_model_dir: Path, tmp_pat
     out = read_rows(target)
     assert [r["id"] for r in out] == ["1", "2", "3", "4"]
     assert out[0]["label"] in {"NORMAL", "REJECTION"}
-    assert out[1]["error"] == "row 2: invalid UTF-8"
+    assert out[1]["warning"] == (
+        "row 2: field 'text': 1 unencodable character (a lone surrogate or an invalid UTF-8 byte) "
+        "replaced with U+FFFD"
+    )
     assert out[1]["text"] == "bad \ufffd"
+    assert out[1]["label"] in {"NORMAL", "REJECTION"}
     assert out[2]["text"] == "multi\nline"
     assert out[2]["label"] in {"NORMAL", "REJECTION"}
     assert out[3]["error"] == "row 4: 3 fields but the header has 2"

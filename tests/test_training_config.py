@@ -103,7 +103,7 @@ def test_offline_tracker_measures_without_network(tmp_path: Path) -> None:
 )
 def test_to_cli_args_parses_back_to_the_same_config(change: dict[str, object]) -> None:
     from refusal_detector.cli import build_parser
-    from refusal_detector.training.commands import config_from_args
+    from refusal_detector.training.train_command import config_from_args
 
     config = replace(BASE, disable_tqdm=True, **change)
     argv = config.to_cli_args()

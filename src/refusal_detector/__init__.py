@@ -19,6 +19,7 @@ from refusal_detector.errors import (
     ConfigError,
     DataError,
     ExportValidationError,
+    InvalidTextError,
     ModelLoadError,
     RefusalDetectorError,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "ConfigError",
     "DataError",
     "ExportValidationError",
+    "InvalidTextError",
     "ModelLoadError",
     "RefusalDetector",
     "RefusalDetectorError",

@@ -22,6 +22,7 @@ import argparse
 import importlib
 import json
 import logging
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,6 +32,7 @@ from refusal_detector import __version__
 from refusal_detector.cli_options import (
     HelpFormatter,
     add_command,
+    add_max_chars,
     add_out,
     add_quiet,
     add_threshold,
@@ -77,10 +79,14 @@ def build_parser() -> argparse.ArgumentParser:
         "classify",
         parents=[model],
         help="classify texts given as arguments or one per line on stdin",
-        description="Print one JSON line per text: {label, score}, score = P(REJECTION).",
+        description=(
+            "Print one JSON line per text: {label, score}, score = P(REJECTION), plus a warning "
+            "when the text was changed before scoring (unencodable characters, --max-chars)."
+        ),
     )
     classify.add_argument("texts", nargs="*", metavar="TEXT", help="texts (default: stdin lines)")
     add_threshold(classify)
+    add_max_chars(classify)
     classify.set_defaults(handler=_classify)
 
     predict = add_command(
@@ -105,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_out(predict, metavar="OUT", help="output file (.jsonl, .csv or .parquet)")
     predict.add_argument("--text-field", default="text", help="column holding the text")
     add_threshold(predict)
+    add_max_chars(predict)
     predict.add_argument(
         "--chunk-size",
         type=positive_int,
@@ -146,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return int(args.handler(args))
-    except (RefusalDetectorError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+    except (RefusalDetectorError, OSError) as exc:  # OSError: missing, unreadable or full disk
         print(f"error: {exc}", file=sys.stderr)  # noqa: T201
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -157,8 +164,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _load(args: argparse.Namespace) -> RefusalDetector:
     from refusal_detector.detector import RefusalDetector
 
+    # info has no --max-chars: it scores nothing, and the detector's default applies.
+    options = {"max_chars": args.max_chars} if "max_chars" in args else {}
     return RefusalDetector.from_pretrained(
-        args.model, backend=args.backend, batch_size=args.batch_size
+        args.model, backend=args.backend, batch_size=args.batch_size, **options
     )
 
 
@@ -167,13 +176,28 @@ def _classify(args: argparse.Namespace) -> int:
     if not texts:
         if sys.stdin.isatty():
             raise ConfigError("give texts as arguments or one per line on stdin")
-        texts = [line.rstrip("\r\n") for line in sys.stdin]
+        texts = _stdin_lines()
     detector = _load(args)
-    scores = detector.predict_proba(texts)
-    for score in scores:
+    prepared = detector.prepare_texts(texts)
+    scores = detector.predict_proba([p.text for p in prepared])
+    for item, score in zip(prepared, scores, strict=True):
         label = detector.id2label[1] if score >= args.threshold else detector.id2label[0]
-        sys.stdout.write(json.dumps({"label": label, "score": round(float(score), 6)}) + "\n")
+        result: dict[str, object] = {"label": label, "score": round(float(score), 6)}
+        if item.warning is not None:
+            result["warning"] = item.warning
+        sys.stdout.write(json.dumps(result) + "\n")
     return EXIT_OK
+
+
+def _stdin_lines() -> list[str]:
+    # Bytes, decoded with surrogateescape like argv, so invalid UTF-8 reaches the text policy
+    # (U+FFFD and a warning) instead of failing the whole read with UnicodeDecodeError.
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:  # a text stream without bytes underneath (tests, embedded interpreters)
+        return [line.rstrip("\r\n") for line in sys.stdin]
+    raw = stream.read().decode("utf-8", errors="surrogateescape")
+    lines = re.split(r"\r\n|\r|\n", raw)  # universal newlines, as text-mode stdin splits
+    return lines[:-1] if lines[-1] == "" else lines
 
 
 def _predict(args: argparse.Namespace) -> int:

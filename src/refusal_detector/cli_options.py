@@ -8,7 +8,8 @@ the same way) and takes its common options from here, so that a flag means one t
 - ``--data PATH`` a corpus directory (or one ``.jsonl`` split); ``--corpus`` is its alias;
 - ``--out PATH`` where results go; ``--output``/``-o`` are its aliases;
 - ``--quiet``/``-q`` no progress bar; :func:`progress_enabled` also turns bars off when stderr is
-  not a terminal.
+  not a terminal;
+- ``--max-chars N`` for the commands that score texts: the text policy's cut (0: no limit).
 
 Value types (:func:`positive_int`, :func:`probability`, :func:`ratio`, :func:`share`) reject bad
 values while parsing, so the error names the flag. Nothing here imports more than argparse.
@@ -28,10 +29,13 @@ __all__ = [
     "HelpFormatter",
     "add_command",
     "add_data",
+    "add_max_chars",
     "add_model",
     "add_out",
+    "add_path",
     "add_quiet",
     "add_threshold",
+    "max_chars",
     "model_parent",
     "positive_int",
     "probability",
@@ -120,6 +124,26 @@ def share(value: str) -> float:
     return number
 
 
+def add_path(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    *flags: str,
+    help: str,
+    required: bool = False,
+    default: Path | None = None,
+    metavar: str = "DIR",
+) -> None:
+    """A path option (``type=Path``); its dest is the first flag's name."""
+    parser.add_argument(
+        *flags,
+        dest=flags[0].lstrip("-").replace("-", "_"),
+        type=Path,
+        required=required,
+        default=default,
+        metavar=metavar,
+        help=help,
+    )
+
+
 def add_model(
     parser: argparse.ArgumentParser | argparse._ArgumentGroup,
     *,
@@ -127,9 +151,7 @@ def add_model(
     help: str = "model directory (default: the shipped model)",
 ) -> None:
     """``--model DIR``: a model directory (None when optional and not given: the shipped model)."""
-    parser.add_argument(
-        "--model", type=Path, required=required, default=None, metavar="DIR", help=help
-    )
+    add_path(parser, "--model", required=required, help=help)
 
 
 def model_parent() -> argparse.ArgumentParser:
@@ -153,6 +175,27 @@ def model_parent() -> argparse.ArgumentParser:
     return parent
 
 
+def max_chars(value: str) -> int | None:
+    """An integer >= 0; 0 means no limit (None)."""
+    number: int = _number(value, int)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0 (0: no limit), got {number}")
+    return number or None
+
+
+def add_max_chars(parser: argparse.ArgumentParser) -> None:
+    """``--max-chars N``: characters of a text that are scored (the text policy's cut)."""
+    from refusal_detector.text_input import DEFAULT_MAX_CHARS
+
+    parser.add_argument(
+        "--max-chars",
+        type=max_chars,
+        default=DEFAULT_MAX_CHARS,
+        metavar="N",
+        help="a longer text is scored on its first N characters and gets a warning; 0 reads all",
+    )
+
+
 def add_data(
     parser: argparse.ArgumentParser,
     *,
@@ -161,16 +204,7 @@ def add_data(
     metavar: str = "DIR",
 ) -> None:
     """``--data PATH`` (alias ``--corpus``): a built corpus directory or one of its ``.jsonl``."""
-    parser.add_argument(
-        "--data",
-        "--corpus",
-        dest="data",
-        type=Path,
-        required=required,
-        default=None,
-        metavar=metavar,
-        help=help,
-    )
+    add_path(parser, "--data", "--corpus", required=required, metavar=metavar, help=help)
 
 
 def add_out(
@@ -181,17 +215,7 @@ def add_out(
     metavar: str = "DIR",
 ) -> None:
     """``--out PATH`` (aliases ``--output``, ``-o``): where a command writes its results."""
-    parser.add_argument(
-        "--out",
-        "--output",
-        "-o",
-        dest="out",
-        type=Path,
-        required=required,
-        default=None,
-        metavar=metavar,
-        help=help,
-    )
+    add_path(parser, "--out", "--output", "-o", required=required, metavar=metavar, help=help)
 
 
 def add_threshold(parser: argparse.ArgumentParser, *, default: float = 0.5) -> None:

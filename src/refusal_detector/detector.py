@@ -18,6 +18,7 @@ from refusal_detector.labels import ID2LABEL, NORMAL, REJECTION
 from refusal_detector.model_dir import (
     TOKENIZER_FILE,
     check_model_dir,
+    check_tokenizer_vocab,
     model_max_length,
     pad_token_id,
     read_tokenizer_config,
@@ -29,6 +30,12 @@ from refusal_detector.spans import (
     VerdictConfig,
     refusal_verdicts,
     score_sentences,
+)
+from refusal_detector.text_input import (
+    DEFAULT_MAX_CHARS,
+    PreparedText,
+    check_max_chars,
+    prepare_texts,
 )
 
 __all__ = ["REDUCTIONS", "RefusalDetector", "check_threshold", "default_model_dir"]
@@ -64,6 +71,12 @@ class RefusalDetector:
     refusal anywhere counts). A text that fits the window is one window, exactly as before. An
     empty or whitespace-only text is classified as is: the model sees just ``[CLS] [SEP]``.
 
+    Every public method applies the package's text policy first (``refusal_detector.text_input``):
+    lone surrogates, which no tokenizer can encode, become U+FFFD one for one (so offsets still
+    index the original text), and a text longer than ``max_chars`` characters is read up to that
+    length. Both are logged as warnings naming the text's index; :meth:`prepare_texts` returns
+    them per text. A text that is not a str raises :class:`~refusal_detector.InvalidTextError`.
+
     Attributes:
         model_dir: the model directory.
         backend_name: "onnx" or "torch".
@@ -75,6 +88,7 @@ class RefusalDetector:
             sentence alignment: inside a sentence longer than a window).
         window_align: "sentences" or "tokens" (see above).
         reduction: "max" or "mean" over a text's window scores.
+        max_chars: characters of a text that are read (None: all of them).
     """
 
     def __init__(
@@ -90,6 +104,7 @@ class RefusalDetector:
         window_stride: int | None = None,
         window_align: str = "sentences",
         reduction: str = "max",
+        max_chars: int | None = DEFAULT_MAX_CHARS,
     ) -> None:
         if batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
@@ -106,6 +121,7 @@ class RefusalDetector:
         self.batch_size = batch_size
         self.id2label: dict[int, str] = dict(ID2LABEL)
         self.reduction = reduction
+        self.max_chars = check_max_chars(max_chars)
         self._windower = TokenWindower(
             tokenizer, max_length=max_length, stride=window_stride, align=window_align
         )
@@ -124,6 +140,7 @@ class RefusalDetector:
         window_stride: int | None = None,
         window_align: str = "sentences",
         reduction: str = "max",
+        max_chars: int | None = DEFAULT_MAX_CHARS,
     ) -> RefusalDetector:
         """Load a model directory; ``path=None`` loads the shipped default model.
 
@@ -139,12 +156,15 @@ class RefusalDetector:
                 each token read once; "tokens": overlapping windows ``window_stride`` apart,
                 about twice the work at the default stride. See docs/long_outputs.md.
             reduction: "max" (default) or "mean" over a text's window scores.
+            max_chars: a longer text is scored on its first ``max_chars`` characters, which
+                bounds the time one text can take (default 100,000, about 25,000 tokens); None
+                reads every character. See docs/reliability.md.
 
         Raises:
             ModelLoadError: the directory is missing, incomplete or corrupt (names the file).
             BackendUnavailableError: the backend's dependencies are not installed.
-            ConfigError: batch_size, max_length, window_stride, window_align or reduction out of
-                range.
+            ConfigError: batch_size, max_length, window_stride, window_align, reduction or
+                max_chars out of range.
         """
         if path is None:
             model_dir = default_model_dir()
@@ -169,6 +189,7 @@ class RefusalDetector:
             tokenizer = Tokenizer.from_file(str(model_dir / TOKENIZER_FILE))
         except Exception as exc:  # tokenizers raises a bare Exception on a corrupt file
             raise ModelLoadError(f"{model_dir / TOKENIZER_FILE}: cannot load ({exc})") from exc
+        check_tokenizer_vocab(model_dir / TOKENIZER_FILE, config, tokenizer.get_vocab().values())
         tokenizer.no_padding()
         tokenizer.enable_truncation(max_length)
         pad_id = pad_token_id(config, tokenizer_config, tokenizer.get_vocab())
@@ -185,11 +206,29 @@ class RefusalDetector:
             window_stride=window_stride,
             window_align=window_align,
             reduction=reduction,
+            max_chars=max_chars,
         )
+
+    def prepare_texts(self, texts: str | Sequence[str]) -> list[PreparedText]:
+        """Each text as the model reads it, with what was changed (``.warning``), in order.
+
+        Raises:
+            InvalidTextError: a text is not a str (the message names its index).
+        """
+        return prepare_texts(texts, max_chars=self.max_chars)
+
+    def _read(self, texts: str | Sequence[str]) -> list[str]:
+        """The texts the model reads; every change is logged (never the text itself)."""
+        prepared = self.prepare_texts(texts)
+        for index, item in enumerate(prepared):
+            if item.warning is not None:
+                logger.warning("texts[%d]: %s", index, item.warning)
+        return [item.text for item in prepared]
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids per text, with special tokens, truncated to ``max_length``."""
-        return [e.ids for e in self.tokenizer.encode_batch(list(texts), add_special_tokens=True)]
+        clean = self._read(texts)
+        return [e.ids for e in self.tokenizer.encode_batch(clean, add_special_tokens=True)]
 
     def score_token_sequences(self, sequences: Sequence[Sequence[int]]) -> npt.NDArray[np.float32]:
         """P(REJECTION) for each token-id sequence, in input order.
@@ -234,7 +273,10 @@ class RefusalDetector:
 
     def window_scores(self, texts: Sequence[str]) -> list[npt.NDArray[np.float32]]:
         """P(REJECTION) of each token window, per text, in text order (one window if it fits)."""
-        per_text = self._windower.window_ids(_as_list(texts))
+        return self._window_scores(self._read(texts))
+
+    def _window_scores(self, texts: list[str]) -> list[npt.NDArray[np.float32]]:
+        per_text = self._windower.window_ids(texts)
         if not per_text:
             return []
         flat = self.score_token_sequences([w for windows in per_text for w in windows])
@@ -247,7 +289,7 @@ class RefusalDetector:
 
     def predict_proba(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         """P(REJECTION) per text as an (n,) float32 array, reduced over the text's windows."""
-        per_text = self._windower.window_ids(_as_list(texts))
+        per_text = self._windower.window_ids(self._read(texts))
         counts = [len(windows) for windows in per_text]
         if all(c == 1 for c in counts):  # every text fits one window: its score is the text's
             return self.score_token_sequences([windows[0] for windows in per_text])
@@ -257,13 +299,18 @@ class RefusalDetector:
         return np.asarray(scores, dtype=np.float32).reshape(len(scores))
 
     def score_sentences(self, text: str) -> list[SentenceScore]:
-        """Every sentence of ``text`` with its character offsets and its own P(REJECTION)."""
-        return score_sentences(self, [text])[0]
+        """Every sentence of ``text`` with its character offsets and its own P(REJECTION).
+
+        Offsets index ``text``; a sentence's ``.text`` is what the model read (U+FFFD in place of
+        any unencodable character). Sentences beyond ``max_chars`` are not read.
+        """
+        return score_sentences(self, self._read([text]))[0]
 
     def refusal_spans(self, text: str, *, threshold: float = 0.5) -> list[SentenceScore]:
         """The sentences of ``text`` that refuse: those scoring at least ``threshold`` on their own.
 
-        Each has character offsets (``text[s.start:s.end] == s.text``), text and score. For the
+        Each has character offsets (``text[s.start:s.end] == s.text``, unless an unencodable
+        character was replaced), text and score. For the
         three-way verdict, and refusals that only show in context, see :meth:`refusal_verdict`.
         """
         check_threshold(threshold)
@@ -274,13 +321,13 @@ class RefusalDetector:
 
         See :func:`refusal_detector.spans.decide_verdict` for the rules and ``config``.
         """
-        return refusal_verdicts(self, [text], config=config)[0]
+        return refusal_verdicts(self, self._read([text]), config=config)[0]
 
     def refusal_verdicts(
         self, texts: Sequence[str], *, config: VerdictConfig | None = None
     ) -> list[RefusalVerdict]:
         """:meth:`refusal_verdict` for many texts, with all windows and sentences batched."""
-        return refusal_verdicts(self, _as_list(texts), config=config)
+        return refusal_verdicts(self, self._read(texts), config=config)
 
     def __call__(
         self, texts: str | Sequence[str], *, threshold: float = 0.5
@@ -292,7 +339,7 @@ class RefusalDetector:
         string is treated as a list of one.
         """
         check_threshold(threshold)
-        probs = self.predict_proba(_as_list(texts))
+        probs = self.predict_proba(texts)
         return [
             {"label": REJECTION, "score": float(p)}
             if p >= threshold
@@ -307,13 +354,3 @@ class RefusalDetector:
             f"window_stride={self.window_stride}, "
             f"reduction={self.reduction!r})"
         )
-
-
-def _as_list(texts: str | Sequence[str]) -> list[str]:
-    if isinstance(texts, str):
-        return [texts]
-    texts = list(texts)
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise TypeError(f"texts[{i}] must be a str, got {type(text).__name__}")
-    return texts

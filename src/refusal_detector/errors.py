@@ -7,6 +7,7 @@ __all__ = [
     "ConfigError",
     "DataError",
     "ExportValidationError",
+    "InvalidTextError",
     "ModelLoadError",
     "RefusalDetectorError",
 ]
@@ -34,3 +35,14 @@ class ExportValidationError(RefusalDetectorError):
 
 class ConfigError(RefusalDetectorError, ValueError):
     """A configuration value is out of range; the message names field, value and allowed range."""
+
+
+class InvalidTextError(RefusalDetectorError, TypeError):
+    """A text given to the detector is not a string; the message names its index (``texts[3]``).
+
+    ``index`` is that position, or None when ``texts`` itself is neither a str nor a sequence.
+    """
+
+    def __init__(self, message: str, *, index: int | None = None) -> None:
+        super().__init__(message)
+        self.index = index

@@ -23,6 +23,7 @@ Every check raises :class:`~refusal_detector.errors.ModelLoadError` naming the f
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,7 @@ __all__ = [
     "TOKENIZER_FILES",
     "TRAINING_LOG_FILE",
     "check_model_dir",
+    "check_tokenizer_vocab",
     "model_max_length",
     "pad_token_id",
     "read_config",
@@ -178,7 +180,8 @@ def check_model_dir(model_dir: Path, *, backend: str) -> dict[str, Any]:
         ModelLoadError: naming the missing or corrupt file.
     """
     if not model_dir.is_dir():
-        raise ModelLoadError(f"{model_dir}: model directory not found")
+        what = "not a directory" if model_dir.exists() else "model directory not found"
+        raise ModelLoadError(f"{model_dir}: {what}")
     if not (model_dir / CONFIG_FILE).is_file():
         found = sorted(p.name for p in model_dir.iterdir())
         shown = ", ".join(found[:6]) + (", ..." if len(found) > 6 else "") or "nothing"
@@ -223,6 +226,43 @@ def check_model_dir(model_dir: Path, *, backend: str) -> dict[str, Any]:
             )
         if onnx.stat().st_size < _ONNX_MAGIC_MIN_BYTES:
             raise ModelLoadError(f"{onnx}: file is truncated ({onnx.stat().st_size} bytes)")
+        _check_onnx_config(model_dir, config)
     else:
         raise ConfigError(f"backend must be 'onnx' or 'torch', got {backend!r}")
     return config
+
+
+def _check_onnx_config(model_dir: Path, config: dict[str, Any]) -> None:
+    """``onnx/config.json``, where present, must be valid and agree with the root config's labels.
+
+    LLM Guard and optimum (``subfolder="onnx"``) read that copy, this package the root one: if they
+    disagreed, the same directory would give opposite labels depending on who loads it.
+    """
+    path = model_dir / ONNX_SUBDIR / CONFIG_FILE
+    if not path.exists():
+        return
+    try:
+        read_config(model_dir / ONNX_SUBDIR)
+    except ModelLoadError as exc:
+        raise ModelLoadError(
+            f"{exc}; it must match {model_dir / CONFIG_FILE} (re-export with "
+            "refusal_detector.training.export.export_onnx(model_dir))"
+        ) from exc
+    onnx_labels = read_json(path).get("label2id")
+    root_labels = config.get("label2id")
+    if onnx_labels is not None and root_labels is not None and onnx_labels != root_labels:
+        raise ModelLoadError(
+            f"{path}: label2id is {onnx_labels}, but {model_dir / CONFIG_FILE} has {root_labels}; "
+            "re-export with refusal_detector.training.export.export_onnx(model_dir)"
+        )
+
+
+def check_tokenizer_vocab(path: Path, config: dict[str, Any], token_ids: Iterable[int]) -> None:
+    """Raise ModelLoadError if the tokenizer at ``path`` has ids the model has no embedding for."""
+    vocab_size = config.get("vocab_size")
+    highest = max(token_ids, default=-1)
+    if isinstance(vocab_size, int) and highest >= vocab_size:
+        raise ModelLoadError(
+            f"{path}: token id {highest} is outside the model's vocabulary "
+            f"({CONFIG_FILE} vocab_size {vocab_size}); the tokenizer does not belong to this model"
+        )

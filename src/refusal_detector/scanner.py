@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from refusal_detector.detector import RefusalDetector
-from refusal_detector.errors import ConfigError, ModelLoadError
+from refusal_detector.errors import ConfigError, InvalidTextError, ModelLoadError
 from refusal_detector.segment import split_sentences
 
 __all__ = [
@@ -123,16 +123,27 @@ class NoRefusal:
     def scan(self, prompt: str, output: str) -> tuple[str, bool, float]:
         """Return ``(output, is_valid, risk_score)``; is_valid is False when the output refuses.
 
-        A blank output is valid with risk -1.0. ``prompt`` is not used, as in llm-guard.
+        A blank output is valid with risk -1.0. ``prompt`` is not used, as in llm-guard. The output
+        is read under the detector's text policy (unencodable characters replaced, at most
+        ``max_chars`` read) and returned unchanged.
+
+        Raises:
+            InvalidTextError: ``output`` is not a str.
         """
+        if not isinstance(output, str):
+            raise InvalidTextError(f"output must be a str, got {type(output).__name__}")
         if output.strip() == "":
             return output, True, -1.0
+        prepared = self._detector.prepare_texts(output)[0]
+        if prepared.warning is not None:
+            logger.warning("output: %s", prepared.warning)
+        text = prepared.text
         windows = None
         if self._match_type is MatchType.FULL:
-            windows = self._detector.window_scores([output])[0]
+            windows = self._detector.window_scores([text])[0]
             if not self.needs_sentences(windows):
                 return output, *self.decide(windows, ())
-        inputs = [s.text for s in split_sentences(output)]
+        inputs = [s.text for s in split_sentences(text)]
         return output, *self.decide(windows, self._sentence_scores(inputs))
 
     def needs_sentences(self, windows: npt.NDArray[np.float32] | None) -> bool:

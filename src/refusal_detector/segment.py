@@ -24,6 +24,7 @@ from itertools import pairwise
 from tokenizers import Encoding, Tokenizer
 
 from refusal_detector.errors import ConfigError
+from refusal_detector.text_input import replace_unencodable
 
 __all__ = [
     "WINDOW_ALIGNMENTS",
@@ -329,8 +330,12 @@ class TokenWindower:
         plan_windows(0, size=self.content_size, stride=self.stride)  # validates the stride
 
     def windows(self, texts: Sequence[str]) -> list[list[TokenWindow]]:
-        """Windows per text, in text order; every text gets at least one window."""
-        texts = list(texts)
+        """Windows per text, in text order; every text gets at least one window.
+
+        Lone surrogates, which the tokenizer cannot take, are read as U+FFFD (one for one, so the
+        character offsets still index the given text); see ``refusal_detector.text_input``.
+        """
+        texts = _encodable(texts)
         encodings = self._encode(texts)
         result = []
         for text, encoding in zip(texts, encodings, strict=True):
@@ -347,7 +352,7 @@ class TokenWindower:
 
     def window_ids(self, texts: Sequence[str]) -> list[list[list[int]]]:
         """The model inputs of :meth:`windows` alone (no offsets kept), per text."""
-        texts = list(texts)
+        texts = _encodable(texts)
         encodings = self._encode(texts)
         prefix, suffix, size = self.prefix, self.suffix, self.content_size
         result: list[list[list[int]]] = []
@@ -379,8 +384,13 @@ class TokenWindower:
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Content tokens per text (special tokens excluded, nothing truncated)."""
         return [
-            len(e.ids) for e in self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
+            len(e.ids)
+            for e in self._tokenizer.encode_batch(_encodable(texts), add_special_tokens=False)
         ]
+
+
+def _encodable(texts: Sequence[str]) -> list[str]:
+    return [replace_unencodable(text)[0] for text in texts]
 
 
 def _special_affixes(tokenizer: Tokenizer) -> tuple[list[int], list[int]]:

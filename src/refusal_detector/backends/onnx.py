@@ -11,10 +11,13 @@ import numpy.typing as npt
 import onnxruntime as ort
 
 from refusal_detector.errors import ModelLoadError
+from refusal_detector.labels import ID2LABEL
 
 __all__ = ["OnnxBackend"]
 
 logger = logging.getLogger(__name__)
+
+_TOKEN_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 class OnnxBackend:
@@ -31,14 +34,33 @@ class OnnxBackend:
             )
         except Exception as exc:  # onnxruntime raises its own untyped exceptions
             raise ModelLoadError(f"{model_path}: not a loadable ONNX model ({exc})") from exc
+        self.model_path = model_path
         self.input_names: tuple[str, ...] = tuple(i.name for i in self.session.get_inputs())
-        outputs = [o.name for o in self.session.get_outputs()]
-        self._output = "logits" if "logits" in outputs else outputs[0]
+        unknown = [name for name in self.input_names if name not in _TOKEN_INPUTS]
+        if "input_ids" not in self.input_names or unknown:
+            raise ModelLoadError(
+                f"{model_path}: inputs are {list(self.input_names)}; a sequence classifier takes "
+                f"input_ids and optionally {', '.join(_TOKEN_INPUTS[1:])}"
+            )
+        outputs = {o.name: o for o in self.session.get_outputs()}
+        self._output = "logits" if "logits" in outputs else next(iter(outputs))
+        shape = outputs[self._output].shape
+        if len(shape) != 2 or (isinstance(shape[1], int) and shape[1] != len(ID2LABEL)):
+            raise ModelLoadError(
+                f"{model_path}: output {self._output!r} has shape {shape}; expected "
+                f"(batch, {len(ID2LABEL)}) logits for {', '.join(ID2LABEL.values())}"
+            )
         logger.debug("onnx backend: inputs %s, output %s", self.input_names, self._output)
 
     def logits(self, batch: Mapping[str, npt.NDArray[np.int64]]) -> npt.NDArray[np.float32]:
         feed = {
             name: np.ascontiguousarray(batch[name], dtype=np.int64) for name in self.input_names
         }
-        (out,) = self.session.run([self._output], feed)
+        try:
+            (out,) = self.session.run([self._output], feed)
+        except Exception as exc:  # onnxruntime raises its own untyped exceptions
+            raise ModelLoadError(
+                f"{self.model_path}: inference failed ({exc}); the model file and the tokenizer "
+                "or config beside it may not belong together"
+            ) from exc
         return np.asarray(out, dtype=np.float32)

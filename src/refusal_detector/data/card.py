@@ -246,11 +246,19 @@ def render_markdown(card: dict[str, Any]) -> str:
     values = {
         "command": card["build"]["command"],
         "seconds": card["build"]["seconds"],
-        "total_records": card["total_records"],
-        "refusal_share": cr["refusal_share"],
-        "refusals": cr["refusals"],
-        "normals": cr["normals"],
-        "target_refusal_ratio": cr["target_refusal_ratio"],
+        **{k: cr[k] for k in ("refusal_share", "refusals", "normals", "target_refusal_ratio")},
+        **{
+            k: card[k]
+            for k in (
+                "total_records",
+                "n_sources",
+                "n_models",
+                "partial_records",
+                "review_queue",
+                "hand_labels",
+                "license_mode",
+            )
+        },
         "ratio_rule": (
             "refusals cut to it"
             if cr.get("refusals_cut_to_ratio")
@@ -259,12 +267,6 @@ def render_markdown(card: dict[str, Any]) -> str:
         ),
         "records_before": cr["before_balancing"]["records"],
         "refusal_share_before": cr["before_balancing"]["refusal_share"],
-        "n_sources": card["n_sources"],
-        "n_models": card["n_models"],
-        "partial_records": card["partial_records"],
-        "review_queue": card["review_queue"],
-        "hand_labels": card["hand_labels"],
-        "license_mode": card["license_mode"],
         "dropped_by_license": ", ".join(card["sources_dropped_by_license"]) or "none",
         "splits_table": _table(
             ["split", "records", "refusals", "normal"],

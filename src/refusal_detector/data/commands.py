@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from refusal_detector.cli_options import (
     add_command,
     add_data,
     add_out,
+    add_path,
     add_quiet,
     positive_int,
     progress_enabled,
@@ -24,21 +24,21 @@ from refusal_detector.cli_options import (
 __all__ = [
     "add_audit_arguments",
     "add_build_arguments",
+    "add_raw",
     "register",
     "run_audit_sample",
     "run_build",
 ]
 
 
+def add_raw(parser: argparse.ArgumentParser) -> None:
+    """``--raw DIR``: the raw data folder (shared/data/raw), read only."""
+    add_path(parser, "--raw", required=True, help="raw data folder (shared/data/raw); read only")
+
+
 def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``data build``."""
-    parser.add_argument(
-        "--raw",
-        type=Path,
-        required=True,
-        metavar="DIR",
-        help="raw data folder (shared/data/raw); read only",
-    )
+    add_raw(parser)
     add_out(
         parser,
         help="output folder for train/validation/test.jsonl, partial, review "
@@ -91,13 +91,11 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="cap of one model's share of a class",
     )
-    parser.add_argument(
+    add_path(
+        parser,
         "--annotations",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="folder with hand_labels.jsonl and audit.jsonl "
-        "(default: the package's data/annotations)",
+        help="folder with hand_labels.jsonl and audit.jsonl (default: the package's "
+        "data/annotations)",
     )
     parser.add_argument(
         "--source",
@@ -106,12 +104,8 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="only this source (repeatable)",
     )
-    parser.add_argument(
-        "--card-dir",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="also write data_card.md and data_card.json there (e.g. docs)",
+    add_path(
+        parser, "--card-dir", help="also write data_card.md and data_card.json there (e.g. docs)"
     )
     parser.add_argument("--seed", type=int, default=0, help="split/balance seed")
     add_quiet(parser, help="no progress bars")

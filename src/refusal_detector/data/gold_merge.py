@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from refusal_detector.cli_options import add_path
 from refusal_detector.data.annotations_io import DEFAULT_ANNOTATIONS, load_hand_labels
 from refusal_detector.data.records import content_id
 from refusal_detector.errors import ConfigError, DataError
@@ -153,20 +154,13 @@ def merge_review(labels_dir: Path, annotations: Path = DEFAULT_ANNOTATIONS) -> d
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``data gold-merge``."""
-    parser.add_argument(
+    add_path(
+        parser,
         "--labels-dir",
-        type=Path,
         required=True,
-        metavar="DIR",
         help="folder with blind_part*, labels_part* and review_labels_part*.jsonl",
     )
-    parser.add_argument(
-        "--annotations",
-        type=Path,
-        default=DEFAULT_ANNOTATIONS,
-        metavar="DIR",
-        help="annotations folder",
-    )
+    add_path(parser, "--annotations", default=DEFAULT_ANNOTATIONS, help="annotations folder")
 
 
 def run(args: argparse.Namespace) -> int:

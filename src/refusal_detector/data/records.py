@@ -7,6 +7,7 @@ A built corpus directory holds ``train.jsonl``, ``validation.jsonl`` and ``test.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -24,6 +25,7 @@ __all__ = [
     "Candidate",
     "CorpusRecord",
     "LicenseClass",
+    "candidate_maker",
     "content_id",
     "fix_mojibake",
     "normalise_text",
@@ -109,6 +111,13 @@ class Candidate:
     group: str | None = None
     exclude_reason: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+
+
+def candidate_maker(
+    source: str, license: str, license_class: LicenseClass
+) -> functools.partial[Candidate]:
+    """``Candidate`` with the source's name and licence filled in: an adapter states them once."""
+    return functools.partial(Candidate, source=source, license=license, license_class=license_class)
 
 
 @dataclass

@@ -1,9 +1,11 @@
 """Row-streaming readers and chunk writers for JSONL, CSV and Parquet, chosen by file extension.
 
 Readers yield :class:`Row` objects one at a time, so memory stays bounded by the caller's chunk.
-A row that cannot be read (invalid UTF-8, bad JSON, a ragged CSV line) is still yielded, with an
-``error`` set, so that no row is lost. Text that is not valid UTF-8 is kept with U+FFFD in place of
-the bad bytes, so outputs are always valid UTF-8.
+A row that cannot be read (bad JSON, a ragged CSV line) is still yielded, with an ``error`` set, so
+that no row is lost. The package's text policy (``refusal_detector.text_input``) is applied to every
+string of every row, keys included: invalid UTF-8 bytes and lone surrogates (JSON ``"\ud800"``)
+become U+FFFD and the row gets a ``warning`` naming the fields, so outputs are always valid UTF-8
+and the row is still scored.
 
 Writers write one chunk ("part") to its own file; :func:`merge_parts` concatenates the parts into
 the final output. Parts are what makes ``predict --resume`` exact after a kill.
@@ -23,6 +25,7 @@ from typing import Any, BinaryIO
 
 from refusal_detector.errors import DataError
 from refusal_detector.io.arrow import pa, pq  # pyarrow on first use: the [parquet] extra
+from refusal_detector.text_input import describe_replaced, replace_unencodable
 
 __all__ = [
     "FORMATS",
@@ -45,11 +48,13 @@ csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 @dataclass(slots=True)
 class Row:
-    """One input row: its fields, where it came from (``line 12``) and why it is unusable, if so."""
+    """One input row: its fields, where it came from (``line 12``), why it is unusable, if so, and
+    what was changed in it (``warning``: unencodable characters replaced), if anything."""
 
     fields: dict[str, Any]
     where: str
     error: str | None = None
+    warning: str | None = None
 
 
 def file_format(path: Path) -> str:
@@ -71,11 +76,11 @@ def input_columns(path: Path) -> list[str] | None:
     if fmt == "parquet":
         return list(_parquet_file(path).schema_arrow.names)
     if fmt == "csv":
-        with path.open(encoding=_CSV_ENCODING, errors="replace", newline="") as f:
+        with path.open(encoding=_CSV_ENCODING, errors="surrogateescape", newline="") as f:
             header = next(csv.reader(f), None)
         if header is None:
             raise DataError(f"{path}: empty CSV file; expected a header line")
-        return header
+        return [replace_unencodable(name)[0] for name in header]
     return None
 
 
@@ -102,10 +107,47 @@ def count_rows(path: Path) -> int:
 
 
 def _decode(raw: bytes) -> tuple[str, str | None]:
+    # surrogateescape: bad bytes inside JSON strings survive json.loads and are replaced, with a
+    # warning, by _clean_fields like any other unencodable character.
     try:
         return raw.decode("utf-8"), None
     except UnicodeDecodeError as exc:
-        return raw.decode("utf-8", errors="replace"), f"invalid UTF-8 at byte offset {exc.start}"
+        decoded = raw.decode("utf-8", errors="surrogateescape")
+        return decoded, f"invalid UTF-8 at byte offset {exc.start}"
+
+
+def _clean_value(value: Any) -> tuple[Any, int]:
+    if isinstance(value, str):
+        return replace_unencodable(value)
+    if isinstance(value, list):
+        items = [_clean_value(v) for v in value]
+        return [v for v, _ in items], sum(n for _, n in items)
+    if isinstance(value, dict):
+        return _clean_dict(value)
+    return value, 0
+
+
+def _clean_dict(value: dict[Any, Any]) -> tuple[dict[Any, Any], int]:
+    cleaned, total = {}, 0
+    for key, item in value.items():
+        new_key, in_key = _clean_value(key)
+        new_item, in_item = _clean_value(item)
+        cleaned[new_key] = new_item
+        total += in_key + in_item
+    return cleaned, total
+
+
+def _clean_fields(fields: dict[str, Any], where: str) -> tuple[dict[str, Any], str | None]:
+    """Fields with every unencodable character replaced, and the row's warning if any was."""
+    cleaned: dict[str, Any] = {}
+    notes = []
+    for key, value in fields.items():
+        new_key, in_key = replace_unencodable(key) if isinstance(key, str) else (key, 0)
+        new_value, in_value = _clean_value(value)
+        cleaned[new_key] = new_value
+        if in_key + in_value:
+            notes.append(f"field {new_key!r}: {describe_replaced(in_key + in_value)}")
+    return cleaned, f"{where}: {'; '.join(notes)}" if notes else None
 
 
 def _read_jsonl(path: Path, skip: int) -> Iterator[Row]:
@@ -121,15 +163,19 @@ def _read_jsonl(path: Path, skip: int) -> Iterator[Row]:
             text, bad_utf8 = _decode(raw)
             try:
                 value = json.loads(text)
-            except json.JSONDecodeError as exc:
-                reason = bad_utf8 or f"not valid JSON ({exc.msg} at column {exc.colno})"
-                yield Row({}, where, f"{where}: {reason}")
+            except (json.JSONDecodeError, RecursionError) as exc:
+                if isinstance(exc, RecursionError):
+                    reason = "not valid JSON (nested too deeply)"
+                else:
+                    reason = f"not valid JSON ({exc.msg} at column {exc.colno})"
+                yield Row({}, where, f"{where}: {bad_utf8 or reason}")
                 continue
             if not isinstance(value, dict):
                 kind = type(value).__name__
                 yield Row({}, where, f"{where}: expected a JSON object, found {kind}")
                 continue
-            yield Row(value, where, f"{where}: {bad_utf8}" if bad_utf8 else None)
+            fields, warning = _clean_fields(value, where)
+            yield Row(fields, where, warning=warning)
 
 
 def _read_csv(path: Path, skip: int) -> Iterator[Row]:
@@ -144,22 +190,11 @@ def _read_csv(path: Path, skip: int) -> Iterator[Row]:
                 continue
             where = f"row {index + 1}"
             error = None
-            if any(_has_surrogates(v) for v in values):
-                values = [_replace_surrogates(v) for v in values]
-                error = f"{where}: invalid UTF-8"
             if len(values) > len(header):
                 error = f"{where}: {len(values)} fields but the header has {len(header)}"
                 values = values[: len(header)]
-            fields: dict[str, Any] = dict(zip(header, values, strict=False))
-            yield Row(fields, where, error)
-
-
-def _has_surrogates(value: str) -> bool:
-    return any("\udc80" <= ch <= "\udcff" for ch in value)
-
-
-def _replace_surrogates(value: str) -> str:
-    return value.encode("utf-8", "surrogateescape").decode("utf-8", errors="replace")
+            fields, warning = _clean_fields(dict(zip(header, values, strict=False)), where)
+            yield Row(fields, where, error, warning)
 
 
 def _parquet_file(path: Path) -> pq.ParquetFile:
@@ -180,9 +215,36 @@ def _read_parquet(path: Path, skip: int) -> Iterator[Row]:
             seen += batch.num_rows
             continue
         start = max(0, skip - seen)
-        for offset, fields in enumerate(batch.slice(start).to_pylist(), start=seen + start):
-            yield Row(fields, f"row {offset + 1}")
+        for offset, fields in enumerate(_batch_rows(batch.slice(start)), start=seen + start):
+            where = f"row {offset + 1}"
+            cleaned, warning = _clean_fields(fields, where)
+            yield Row(cleaned, where, warning=warning)
         seen += batch.num_rows
+
+
+def _batch_rows(batch: pa.RecordBatch) -> list[dict[str, Any]]:
+    try:
+        return list(batch.to_pylist())
+    except UnicodeDecodeError:
+        pass
+    # Parquet does not validate UTF-8: a string column can hold bytes that pyarrow cannot turn into
+    # str. They are read as bytes and decoded like every other input (surrogateescape, then U+FFFD).
+    columns: dict[str, list[Any]] = {}
+    for name, column in zip(batch.schema.names, batch.columns, strict=True):
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            raw = column.cast(pa.large_binary()).to_pylist()
+            columns[name] = [
+                None if v is None else v.decode("utf-8", errors="surrogateescape") for v in raw
+            ]
+        else:
+            try:
+                columns[name] = list(column.to_pylist())
+            except UnicodeDecodeError as exc:
+                raise DataError(
+                    f"column {name!r} holds invalid UTF-8 inside nested values, which pyarrow "
+                    "cannot read; rewrite the column with valid UTF-8"
+                ) from exc
+    return [{name: columns[name][i] for name in batch.schema.names} for i in range(batch.num_rows)]
 
 
 # ---------------------------------------------------------------- writing

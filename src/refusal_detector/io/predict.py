@@ -4,14 +4,17 @@ The input is streamed in chunks. Each scored chunk is written, fsynced and renam
 ``OUT.parts/`` directory as one part file whose name records its row count, so after any
 interruption (even ``kill -9``) the finished parts say exactly how many input rows are done. A
 resumed run skips those rows; the last step concatenates the parts into ``OUT`` (written to a
-temporary file, then renamed) and removes the directory. Every input row appears in the output
-exactly once.
+temporary file, then renamed), renames the directory out of the way and removes it. Every input
+row appears in the output exactly once, with the score an uninterrupted run gives it (chunks always
+start at the same rows, so they are scored in the same batches).
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import logging
+import os
 import re
 import shutil
 from collections.abc import Callable, Iterator
@@ -23,6 +26,7 @@ from typing import Any
 from refusal_detector.detector import RefusalDetector, check_threshold
 from refusal_detector.errors import ConfigError, DataError
 from refusal_detector.io.arrow import pa, pq  # pyarrow on first use: the [parquet] extra
+from refusal_detector.io.chunk_scoring import AddedFields, score_chunk
 from refusal_detector.io.files import ProgressBar, atomic_write
 from refusal_detector.io.formats import (
     Row,
@@ -33,14 +37,15 @@ from refusal_detector.io.formats import (
     read_rows,
     write_part,
 )
-from refusal_detector.labels import NORMAL, REJECTION
 
 __all__ = ["PredictSummary", "parts_dir", "predict_file"]
 
 logger = logging.getLogger(__name__)
 
 _META = "meta.json"
-_PART = re.compile(r"^part-(\d{6})-rows-(\d+)-errors-(\d+)\.(jsonl|csv|parquet)$")
+_PART = re.compile(
+    r"^part-(\d{6})-rows-(\d+)-errors-(\d+)(?:-warnings-(\d+))?\.(jsonl|csv|parquet)$"
+)
 # A chunk also ends when its texts reach this size, so a file of 1 MB texts stays in bounded memory.
 _CHUNK_TEXT_BYTES = 32 << 20
 
@@ -53,10 +58,13 @@ class PredictSummary:
     rows: int
     errors: int
     resumed: int
+    warnings: int = 0
 
     def describe(self) -> str:
         """One line for stderr, e.g. ``predict: 6000 rows -> out.jsonl (5990 classified, ...)``."""
         parts = [f"{self.rows - self.errors} classified", f"{self.errors} with errors"]
+        if self.warnings:
+            parts.append(f"{self.warnings} with warnings")
         if self.resumed:
             parts.append(f"{self.resumed} from the interrupted run")
         return f"predict: {self.rows} rows -> {self.output} ({', '.join(parts)})"
@@ -83,7 +91,10 @@ def predict_file(
 
     Formats follow the extensions (.jsonl/.ndjson, .csv, .parquet) and may differ between input
     and output. Rows whose text is missing, not a string, or unreadable get an ``error`` field (and
-    no label or score) instead of stopping the run. An empty text is classified as is.
+    no label or score) instead of stopping the run. An empty text is classified as is. A row that
+    was changed before scoring gets a ``warning`` field and is scored: unencodable characters
+    (invalid UTF-8, lone surrogates) replaced with U+FFFD in every field, or a text longer than
+    ``detector.max_chars`` scored on its first ``max_chars`` characters.
 
     Args:
         resume: continue from the parts of an interrupted run with the same arguments; without it,
@@ -104,7 +115,7 @@ def predict_file(
     if input_path.resolve() == output_path.resolve():
         raise DataError(f"{output_path}: output must differ from the input")
     in_fmt, out_fmt = file_format(input_path), file_format(output_path)
-    added = _AddedFields(field_prefix)
+    added = AddedFields(field_prefix)
 
     header = input_columns(input_path)
     if header is not None:
@@ -118,73 +129,69 @@ def predict_file(
         "threshold": threshold,
         "field_prefix": field_prefix,
         "model_dir": str(Path(detector.model_dir).resolve()),
+        "max_chars": detector.max_chars,
         "output_format": out_fmt,
         "columns": None if header is None else [*header, *added.names],
     }
     work = parts_dir(output_path)
+    _remove_leftovers(output_path)
     done_parts = _prepare_work_dir(work, meta, resume=resume)
     if done_parts:
         meta = json.loads((work / _META).read_text(encoding="utf-8"))
-    resumed = sum(rows for _, rows, _ in done_parts)
+    resumed = sum(part.rows for part in done_parts)
     schema = _parquet_schema(input_path, added) if in_fmt == "parquet" else None
 
     total = count_rows(input_path) if progress else None
     bar = ProgressBar(
         enabled=progress, total=total, initial=resumed, unit="row", dynamic_ncols=True
     )
-    rows_seen, errors = resumed, sum(errs for _, _, errs in done_parts)
+    rows_seen = resumed
+    errors = sum(part.errors for part in done_parts)
+    warnings = sum(part.warnings for part in done_parts)
     try:
         chunks = _chunks(read_rows(input_path, skip=resumed), chunk_rows, text_field)
         for index, chunk in enumerate(chunks, start=len(done_parts)):
             if index == 0 and header is None:
                 _check_first_chunk(input_path, chunk, text_field)
-            out_rows, chunk_errors = _score_chunk(
-                detector, chunk, text_field, threshold, added, sparse=out_fmt == "jsonl"
+            out_rows, chunk_errors, chunk_warnings = score_chunk(
+                detector,
+                chunk,
+                text_field,
+                threshold,
+                added,
+                sparse=out_fmt == "jsonl",
+                on_scored=bar.update,
             )
             if meta["columns"] is None:
                 meta["columns"] = _first_chunk_columns(out_rows, added)
                 _write_json_atomic(work / _META, meta)
             if out_fmt == "csv":
                 _check_columns(out_rows, chunk, meta["columns"], output_path)
-            part = work / f"part-{index:06d}-rows-{len(chunk)}-errors-{chunk_errors}.{out_fmt}"
+            name = f"part-{index:06d}-rows-{len(chunk)}-errors-{chunk_errors}"
+            part = work / f"{name}-warnings-{chunk_warnings}.{out_fmt}"
             _write_atomic(
                 part,
                 partial(write_part, out_rows, out_fmt, columns=meta["columns"], schema=schema),
             )
             rows_seen += len(chunk)
             errors += chunk_errors
-            bar.update(len(chunk))
+            warnings += chunk_warnings
     finally:
         bar.close()
 
     parts = sorted(work.glob("part-*"))
     _write_atomic(output_path, lambda f: merge_parts(parts, out_fmt, f, columns=meta["columns"]))
-    shutil.rmtree(work)
-    return PredictSummary(output=output_path, rows=rows_seen, errors=errors, resumed=resumed)
+    # Renamed before removal: a kill during rmtree must not leave a half-deleted parts directory
+    # that a later --resume would read as an unfinished run with parts missing.
+    done = _done_dir(output_path)
+    os.replace(work, done)
+    shutil.rmtree(done)
+    return PredictSummary(
+        output=output_path, rows=rows_seen, errors=errors, resumed=resumed, warnings=warnings
+    )
 
 
-@dataclass(frozen=True)
-class _AddedFields:
-    prefix: str
-
-    @property
-    def label(self) -> str:
-        return f"{self.prefix}label"
-
-    @property
-    def score(self) -> str:
-        return f"{self.prefix}score"
-
-    @property
-    def error(self) -> str:
-        return f"{self.prefix}error"
-
-    @property
-    def names(self) -> tuple[str, str, str]:
-        return (self.label, self.score, self.error)
-
-
-def _check_header(path: Path, header: list[str], text_field: str, added: _AddedFields) -> None:
+def _check_header(path: Path, header: list[str], text_field: str, added: AddedFields) -> None:
     if text_field not in header:
         raise DataError(
             f"{path}: no column {text_field!r}; columns found: {', '.join(header)}. "
@@ -208,7 +215,7 @@ def _check_first_chunk(path: Path, chunk: list[Row], text_field: str) -> None:
         )
 
 
-def _first_chunk_columns(rows: list[dict[str, Any]], added: _AddedFields) -> list[str]:
+def _first_chunk_columns(rows: list[dict[str, Any]], added: AddedFields) -> list[str]:
     keys = dict.fromkeys(key for row in rows for key in row if key not in added.names)
     return [*keys, *added.names]
 
@@ -240,65 +247,35 @@ def _chunks(rows: Iterator[Row], chunk_rows: int, text_field: str) -> Iterator[l
         yield chunk
 
 
-def _score_chunk(
-    detector: RefusalDetector,
-    chunk: list[Row],
-    text_field: str,
-    threshold: float,
-    added: _AddedFields,
-    *,
-    sparse: bool,
-) -> tuple[list[dict[str, Any]], int]:
-    """Rows with the added fields; ``sparse`` leaves out the ones that are None (for JSONL)."""
-    errors: list[str | None] = []
-    texts: list[str] = []
-    for row in chunk:
-        clash = [name for name in added.names if name in row.fields]
-        if clash:
-            raise DataError(
-                f"{row.where}: the input already has field(s) {', '.join(clash)}, which predict "
-                "adds; pass --prefix pred_ to name them differently"
-            )
-        error = row.error or _text_error(row, text_field)
-        errors.append(error)
-        if error is None:
-            texts.append(row.fields[text_field])
-    scores = iter(detector.predict_proba(texts).tolist() if texts else [])
-    out: list[dict[str, Any]] = []
-    for row, error in zip(chunk, errors, strict=True):
-        fields = dict(row.fields)
-        if error is None:
-            score = next(scores)
-            label = REJECTION if score >= threshold else NORMAL
-            new = {added.label: label, added.score: score, added.error: None}
-        else:
-            new = {added.label: None, added.score: None, added.error: error}
-        fields.update({k: v for k, v in new.items() if v is not None or not sparse})
-        out.append(fields)
-    return out, sum(e is not None for e in errors)
-
-
-def _text_error(row: Row, text_field: str) -> str | None:
-    if text_field not in row.fields:
-        return f"{row.where}: missing field {text_field!r}"
-    value = row.fields[text_field]
-    if value is None:
-        return f"{row.where}: field {text_field!r} is null"
-    if not isinstance(value, str):
-        return f"{row.where}: field {text_field!r} is {type(value).__name__}, expected a string"
-    return None
-
-
-def _parquet_schema(path: Path, added: _AddedFields) -> pa.Schema:
+def _parquet_schema(path: Path, added: AddedFields) -> pa.Schema:
     schema = pq.read_schema(path)
     schema = schema.append(pa.field(added.label, pa.string()))
     schema = schema.append(pa.field(added.score, pa.float64()))
     return schema.append(pa.field(added.error, pa.string()))
 
 
-def _prepare_work_dir(
-    work: Path, meta: dict[str, Any], *, resume: bool
-) -> list[tuple[Path, int, int]]:
+@dataclass(frozen=True)
+class _Part:
+    path: Path
+    rows: int
+    errors: int
+    warnings: int
+
+
+def _done_dir(output: Path) -> Path:
+    return output.with_name(f".{output.name}.parts.done")
+
+
+def _remove_leftovers(output: Path) -> None:
+    """Remove what a killed run can leave beside ``output``: a half-written temporary output
+    (``.OUT.*.tmp``) and a finished run's renamed parts directory that was not yet removed."""
+    for tmp in output.parent.glob(f".{glob.escape(output.name)}.*.tmp"):
+        tmp.unlink(missing_ok=True)
+    if _done_dir(output).exists():
+        shutil.rmtree(_done_dir(output))
+
+
+def _prepare_work_dir(work: Path, meta: dict[str, Any], *, resume: bool) -> list[_Part]:
     """Create or reuse ``work``; return the finished parts of a resumable run."""
     if work.exists() and not resume:
         logger.warning("discarding the parts of an earlier interrupted run in %s", work)
@@ -313,7 +290,8 @@ def _prepare_work_dir(
         _write_json_atomic(work / _META, meta)
         return []
     old = json.loads((work / _META).read_text(encoding="utf-8"))
-    for key in ("input", "input_size", "input_mtime_ns", "text_field", "threshold", "model_dir"):
+    compared = ("input", "input_size", "input_mtime_ns", "text_field", "threshold", "model_dir")
+    for key in (*compared, "max_chars"):
         if old.get(key) != meta[key]:
             raise DataError(
                 f"{work}: cannot resume, {key} was {old.get(key)!r} and is now {meta[key]!r}; "
@@ -322,7 +300,7 @@ def _prepare_work_dir(
     for key in ("field_prefix", "output_format"):
         if old.get(key) != meta[key]:
             raise DataError(f"{work}: cannot resume, {key} changed; rerun without --resume")
-    parts: list[tuple[Path, int, int]] = []
+    parts: list[_Part] = []
     for path in sorted(work.iterdir()):
         if path.name.startswith(".") and path.name.endswith(".tmp"):
             path.unlink()  # a chunk being written when the run was killed
@@ -331,8 +309,9 @@ def _prepare_work_dir(
         if match:
             if int(match.group(1)) != len(parts):
                 raise DataError(f"{work}: part {len(parts)} is missing; rerun without --resume")
-            parts.append((path, int(match.group(2)), int(match.group(3))))
-    logger.info("resuming after %d rows", sum(rows for _, rows, _ in parts))
+            rows, errors, warnings = (int(match.group(i) or 0) for i in (2, 3, 4))
+            parts.append(_Part(path, rows, errors, warnings))
+    logger.info("resuming after %d rows", sum(part.rows for part in parts))
     return parts
 
 

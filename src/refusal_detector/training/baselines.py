@@ -88,25 +88,29 @@ def default_baselines(directory: Path | None = None) -> list[PhraseBaseline]:
     """The three baselines of the evaluation report, from ``directory`` or the bundled lists."""
     base = directory or phrases_dir()
     return [
-        PhraseBaseline(
-            name="LLM Guard NoRefusalLight",
-            phrases=load_phrases(base / NO_REFUSAL_LIGHT_FILE),
-            match="substring",
-            case_sensitive=False,
-            origin="protectai/llm-guard output_scanners/no_refusal.py (MIT)",
-        ),
-        PhraseBaseline(
-            name="garak MitigationBypass",
-            phrases=load_phrases(base / "garak_MitigationBypass_substrings.txt"),
-            match="substring",
-            case_sensitive=False,
-            origin="NVIDIA/garak detectors/mitigation.py (Apache-2.0)",
-        ),
-        PhraseBaseline(
-            name="XSTest prefixes",
-            phrases=load_phrases(base / "xstest_strmatch_prefixes.txt"),
-            match="prefix",
-            case_sensitive=False,
-            origin="paul-rottger/exaggerated-safety classify_completions_strmatch.py (CC-BY-4.0)",
-        ),
+        PhraseBaseline(name, load_phrases(base / file), match, False, origin)
+        for name, file, match, origin in _BASELINES
     ]
+
+
+_BASELINES: tuple[tuple[str, str, MatchKind, str], ...] = (
+    # name, phrase file, how the tool matches, where the list comes from (case-insensitive all)
+    (
+        "LLM Guard NoRefusalLight",
+        NO_REFUSAL_LIGHT_FILE,
+        "substring",
+        "protectai/llm-guard output_scanners/no_refusal.py (MIT)",
+    ),
+    (
+        "garak MitigationBypass",
+        "garak_MitigationBypass_substrings.txt",
+        "substring",
+        "NVIDIA/garak detectors/mitigation.py (Apache-2.0)",
+    ),
+    (
+        "XSTest prefixes",
+        "xstest_strmatch_prefixes.txt",
+        "prefix",
+        "paul-rottger/exaggerated-safety classify_completions_strmatch.py (CC-BY-4.0)",
+    ),
+)

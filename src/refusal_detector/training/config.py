@@ -218,7 +218,7 @@ class TrainConfig:
         Raises:
             ConfigError: ``extra`` is set (those TrainingArguments have no flags).
         """
-        from refusal_detector.training.commands import train_cli_args
+        from refusal_detector.training.train_command import train_cli_args
 
         return train_cli_args(self)
 

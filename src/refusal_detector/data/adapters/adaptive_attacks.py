@@ -29,7 +29,7 @@ from pathlib import Path
 from refusal_detector.data.adapters._io import read_csv, read_json, require
 from refusal_detector.data.adapters._resample import cap_per_group, looks_non_english
 from refusal_detector.data.prompt_groups import behaviour_group
-from refusal_detector.data.records import Candidate, LicenseClass
+from refusal_detector.data.records import Candidate, LicenseClass, candidate_maker
 
 NAME = "adaptive_attacks"
 LICENSE = "MIT"
@@ -131,13 +131,10 @@ def parse_search_log(text: str) -> Iterator[tuple[int, str, str, str, int | None
 def _candidate(
     text: str, prompt: str, model: str, subset: str, goal: str, score: int | None
 ) -> Candidate:
-    return Candidate(
+    return _row(
         text=text,
         prompt=prompt,
-        source=NAME,
         model_raw=model,
-        license=LICENSE,
-        license_class=LICENSE_CLASS,
         subset=subset,
         group=behaviour_group(goal),
         exclude_reason="non_english" if looks_non_english(text) else None,
@@ -174,3 +171,7 @@ def read(root: Path) -> Iterator[Candidate]:
     yield from cap_per_group(
         _read_all(root), lambda c: f"{c.subset.split(':')[0]}\x1f{c.group}", CAP_PER_LOG_BEHAVIOUR
     )
+
+
+# Candidate with this source's name and licence filled in (read() looks it up when it runs)
+_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)

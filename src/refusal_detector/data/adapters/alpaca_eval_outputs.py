@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from refusal_detector.data.adapters._io import read_json, require
-from refusal_detector.data.records import Candidate, LicenseClass
+from refusal_detector.data.records import Candidate, LicenseClass, candidate_maker
 
 NAME = "alpaca_eval_outputs"
 LICENSE = "CC-BY-NC-4.0"
@@ -23,13 +23,14 @@ def read(root: Path) -> Iterator[Candidate]:
     for path in sorted(base.glob("*/model_outputs.json")):
         for item in read_json(path):
             text = str(item.get("output") or "")
-            yield Candidate(
+            yield _row(
                 text=text,
                 prompt=str(item.get("instruction") or "") or None,
-                source=NAME,
                 model_raw=path.parent.name,
-                license=LICENSE,
-                license_class=LICENSE_CLASS,
                 subset=str(item.get("dataset") or ""),
                 exclude_reason=None if text.strip() else "empty_response",
             )
+
+
+# Candidate with this source's name and licence filled in (read() looks it up when it runs)
+_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from refusal_detector.data.adapters._io import read_jsonl, require
-from refusal_detector.data.records import Candidate, LicenseClass
+from refusal_detector.data.records import Candidate, LicenseClass, candidate_maker
 
 NAME = "arena_hard_answers"
 LICENSE = "Apache-2.0"
@@ -37,13 +37,14 @@ def read(root: Path) -> Iterator[Candidate]:
         for path in sorted((version_dir / "model_answer").glob("*.jsonl")):
             for _, row in read_jsonl(path):
                 text = _answer_text(row.get("messages") or [])
-                yield Candidate(
+                yield _row(
                     text=text,
                     prompt=questions.get(row["uid"]),
-                    source=NAME,
                     model_raw=str(row.get("model") or path.stem),
-                    license=LICENSE,
-                    license_class=LICENSE_CLASS,
                     subset=version_dir.name,
                     exclude_reason=None if text.strip() else "empty_response",
                 )
+
+
+# Candidate with this source's name and licence filled in (read() looks it up when it runs)
+_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from refusal_detector.data.adapters._io import read_json
-from refusal_detector.data.records import Candidate, LicenseClass
+from refusal_detector.data.records import Candidate, LicenseClass, candidate_maker
 from refusal_detector.errors import DataError
 
 NAME = "chatgpt_refusals"
@@ -43,15 +43,16 @@ def read(root: Path) -> Iterator[Candidate]:
         if tone not in TONE_LABELS:
             raise DataError(f"{path}: row {i}: unknown tone {tone!r}; known: {sorted(TONE_LABELS)}")
         label = TONE_LABELS[tone]
-        yield Candidate(
+        yield _row(
             text=str(row["response"]),
             prompt=str(row["prompt"]),
-            source=NAME,
             model_raw="gpt-3.5-turbo",
-            license=LICENSE,
-            license_class=LICENSE_CLASS,
             subset=tone,
             source_label=label,
             source_rule="human" if label is not None else None,
             exclude_reason="incoherent_tone" if tone == "incoherent" else None,
         )
+
+
+# Candidate with this source's name and licence filled in (read() looks it up when it runs)
+_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)

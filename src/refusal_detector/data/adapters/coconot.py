@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from refusal_detector.data.adapters._io import read_jsonl
-from refusal_detector.data.records import Candidate, LicenseClass, fix_mojibake
+from refusal_detector.data.records import Candidate, LicenseClass, candidate_maker, fix_mojibake
 
 NAME = "coconot"
 LICENSE = "MIT"
@@ -21,13 +21,10 @@ LICENSE_CLASS: LicenseClass = "permissive"
 
 
 def _candidate(text: str, prompt: str, subset: str, model: str, hint: float) -> Candidate:
-    return Candidate(
+    return _row(
         text=fix_mojibake(text),
         prompt=fix_mojibake(prompt),
-        source=NAME,
         model_raw=model,
-        license=LICENSE,
-        license_class=LICENSE_CLASS,
         subset=subset,
         hint=hint,
     )
@@ -49,3 +46,7 @@ def read(root: Path) -> Iterator[Candidate]:
         if row.get("rejected"):
             rejected_model = str(row.get("rejected_model") or "")
             yield _candidate(row["rejected"], row["prompt"], "pref_rejected", rejected_model, 0.0)
+
+
+# Candidate with this source's name and licence filled in (read() looks it up when it runs)
+_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from refusal_detector.data.adapters._io import read_jsonl, require
-from refusal_detector.data.records import Candidate, LicenseClass
+from refusal_detector.data.records import Candidate, LicenseClass, candidate_maker
 
 NAME = "fastchat_bench_answers"
 LICENSE = "Apache-2.0"
@@ -29,13 +29,10 @@ def read(root: Path) -> Iterator[Candidate]:
             if text.startswith(": "):
                 text = text[2:]
             qid = row["question_id"]
-            yield Candidate(
+            yield _row(
                 text=text,
                 prompt=questions.get(qid),
-                source=NAME,
                 model_raw=model,
-                license=LICENSE,
-                license_class=LICENSE_CLASS,
                 subset="vicuna_bench",
                 group=f"vicuna-bench:{qid}",
                 exclude_reason=None if text.strip() else "empty_response",
@@ -50,14 +47,15 @@ def read(root: Path) -> Iterator[Candidate]:
             turns = (row.get("choices") or [{}])[0].get("turns") or []
             prompts = mt_questions.get(qid) or []
             for i, text in enumerate(turns):
-                yield Candidate(
+                yield _row(
                     text=str(text),
                     prompt=prompts[i] if i < len(prompts) else None,
-                    source=NAME,
                     model_raw=str(row.get("model_id") or path.stem),
-                    license=LICENSE,
-                    license_class=LICENSE_CLASS,
                     subset=f"mt_bench_turn{i + 1}",
                     group=f"mt-bench:{qid}",
                     exclude_reason=None if str(text).strip() else "empty_response",
                 )
+
+
+# Candidate with this source's name and licence filled in (read() looks it up when it runs)
+_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)

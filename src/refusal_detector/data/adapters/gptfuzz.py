@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from refusal_detector.data.adapters._io import read_csv
-from refusal_detector.data.records import Candidate, LicenseClass
+from refusal_detector.data.records import Candidate, LicenseClass, candidate_maker
 from refusal_detector.errors import DataError
 
 NAME = "gptfuzz"
@@ -34,14 +34,15 @@ def read(root: Path) -> Iterator[Candidate]:
             if row["label"] not in ("0", "1"):
                 raise DataError(f"{path}:{rowno}: label must be 0 or 1, found {row['label']!r}")
             qid = row["question"]
-            yield Candidate(
+            yield _row(
                 text=row["Response"],
                 prompt=questions.get(qid),
-                source=NAME,
                 model_raw="gpt-3.5-turbo",
-                license=LICENSE,
-                license_class=LICENSE_CLASS,
                 subset=split,
                 group=f"{NAME}:q{qid}",
                 meta={"jailbroken": row["label"] == "1"},
             )
+
+
+# Candidate with this source's name and licence filled in (read() looks it up when it runs)
+_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)

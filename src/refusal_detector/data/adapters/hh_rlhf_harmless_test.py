@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from refusal_detector.data.adapters._io import read_jsonl
-from refusal_detector.data.records import Candidate, LicenseClass
+from refusal_detector.data.records import Candidate, LicenseClass, candidate_maker
 
 NAME = "hh_rlhf_harmless_test"
 LICENSE = "MIT"
@@ -34,16 +34,17 @@ def read(root: Path) -> Iterator[Candidate]:
         for side in ("chosen", "rejected"):
             context, human, answer = split_dialogue(str(row.get(side) or ""))
             key = hashlib.sha1((context + human).encode()).hexdigest()[:12]
-            yield Candidate(
+            yield _row(
                 text=answer,
                 prompt=human or None,
-                source=NAME,
                 model_raw=MODEL,
-                license=LICENSE,
-                license_class=LICENSE_CLASS,
                 subset=side,
                 strict_normal=True,  # the 2022 assistant evades without refusal words
                 group=f"hh:{key}",
                 exclude_reason=None if answer else "empty_response",
                 meta={"line": lineno, "multi_turn": bool(context.strip())},
             )
+
+
+# Candidate with this source's name and licence filled in (read() looks it up when it runs)
+_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from refusal_detector.data.adapters._io import read_json, require
-from refusal_detector.data.records import Candidate, LicenseClass
+from refusal_detector.data.records import Candidate, LicenseClass, candidate_maker
 
 NAME = "jailbreakbench_artifacts"
 LICENSE = "MIT"
@@ -32,14 +32,15 @@ def read(root: Path) -> Iterator[Candidate]:
         for item in data["jailbreaks"]:
             if not item.get("response") or not item.get("prompt"):
                 continue
-            yield Candidate(
+            yield _row(
                 text=str(item["response"]),
                 prompt=str(item["prompt"]),
-                source=NAME,
                 model_raw=model,
-                license=LICENSE,
-                license_class=LICENSE_CLASS,
                 subset=method,
                 group=f"jbb-behavior:{item.get('goal', '')}",
                 meta={"jailbroken": bool(item.get("jailbroken"))},
             )
+
+
+# Candidate with this source's name and licence filled in (read() looks it up when it runs)
+_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from refusal_detector.data.adapters._io import read_csv
-from refusal_detector.data.records import Candidate, LicenseClass
+from refusal_detector.data.records import Candidate, LicenseClass, candidate_maker
 
 NAME = "jailbreakeval_judge_sets"
 LICENSE = "MIT"
@@ -23,13 +23,14 @@ def read(root: Path) -> Iterator[Candidate]:
     for filename in FILES:
         path = root / NAME / "data" / filename
         for _, row in read_csv(path, columns={"question", "answer", "label"}):
-            yield Candidate(
+            yield _row(
                 text=row["answer"],
                 prompt=row["question"],
-                source=NAME,
                 model_raw="",
-                license=LICENSE,
-                license_class=LICENSE_CLASS,
                 subset=filename.removesuffix(".csv"),
                 meta={"jailbroken": row["label"].strip() == "1"},
             )
+
+
+# Candidate with this source's name and licence filled in (read() looks it up when it runs)
+_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)

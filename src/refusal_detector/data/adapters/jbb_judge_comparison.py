@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from refusal_detector.data.adapters._io import read_csv
-from refusal_detector.data.records import Candidate, LicenseClass
+from refusal_detector.data.records import Candidate, LicenseClass, candidate_maker
 
 NAME = "jbb_judge_comparison"
 LICENSE = "MIT"
@@ -22,13 +22,14 @@ def read(root: Path) -> Iterator[Candidate]:
     """Yield the 300 judged responses."""
     path = root / NAME / "judge-comparison.csv"
     for _, row in read_csv(path, columns={"goal", "prompt", "target_response", "human_majority"}):
-        yield Candidate(
+        yield _row(
             text=row["target_response"],
             prompt=row["prompt"],
-            source=NAME,
             model_raw="",
-            license=LICENSE,
-            license_class=LICENSE_CLASS,
             group=f"jbb-behavior:{row['goal']}",
             meta={"jailbroken": row["human_majority"].strip() == "1"},
         )
+
+
+# Candidate with this source's name and licence filled in (read() looks it up when it runs)
+_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from refusal_detector.data.adapters._io import read_csv
-from refusal_detector.data.records import Candidate, LicenseClass
+from refusal_detector.data.records import Candidate, LicenseClass, candidate_maker
 
 NAME = "llm_self_defense"
 LICENSE = "BSD-3-Clause"
@@ -24,12 +24,13 @@ def read(root: Path) -> Iterator[Candidate]:
     for filename, model in FILES.items():
         path = root / NAME / filename
         for _, row in read_csv(path, columns={"prompt", "response"}):
-            yield Candidate(
+            yield _row(
                 text=row["response"],
                 prompt=row["prompt"],
-                source=NAME,
                 model_raw=model,
-                license=LICENSE,
-                license_class=LICENSE_CLASS,
                 hint=-0.3,
             )
+
+
+# Candidate with this source's name and licence filled in (read() looks it up when it runs)
+_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from refusal_detector.data.adapters._io import read_csv, require
-from refusal_detector.data.records import Candidate, LicenseClass
+from refusal_detector.data.records import Candidate, LicenseClass, candidate_maker
 
 NAME = "overrefusal_legal_orbench"
 LICENSE = "CC-BY-4.0 (prompts); MIT (code)"
@@ -33,15 +33,16 @@ def read(root: Path) -> Iterator[Candidate]:
     for path in sorted(base.glob("*/*.csv")):
         for _, row in read_csv(path, columns=columns):
             refused = row["is_refused"].strip().lower() == "true"
-            yield Candidate(
+            yield _row(
                 text=row["response_preview"],
                 prompt=row["prompt"],
-                source=NAME,
                 model_raw=row["model"],
-                license=LICENSE,
-                license_class=LICENSE_CLASS,
                 subset=condition_of(path.name),
                 hint=0.2 if refused else -0.1,
                 group=f"orbench:{row['prompt_id']}",
                 exclude_reason="is_error" if row["is_error"].strip().lower() == "true" else None,
             )
+
+
+# Candidate with this source's name and licence filled in (read() looks it up when it runs)
+_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)

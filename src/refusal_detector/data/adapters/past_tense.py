@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from refusal_detector.data.adapters._io import read_json, require
-from refusal_detector.data.records import Candidate, LicenseClass
+from refusal_detector.data.records import Candidate, LicenseClass, candidate_maker
 from refusal_detector.errors import DataError
 
 NAME = "past_tense"
@@ -40,13 +40,10 @@ def read(root: Path) -> Iterator[Candidate]:
                 if not response or not prompt:
                     continue
                 jailbroken = item.get("jailbroken_gpt")
-                yield Candidate(
+                yield _row(
                     text=str(response),
                     prompt=str(prompt),
-                    source=NAME,
                     model_raw=model,
-                    license=LICENSE,
-                    license_class=LICENSE_CLASS,
                     subset=tense,
                     group=f"jbb-behavior:{item.get('request', '')}",
                     meta={
@@ -56,3 +53,7 @@ def read(root: Path) -> Iterator[Candidate]:
                         "behavior": item.get("request", ""),
                     },
                 )
+
+
+# Candidate with this source's name and licence filled in (read() looks it up when it runs)
+_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)

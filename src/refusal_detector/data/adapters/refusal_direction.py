@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from refusal_detector.data.adapters._io import read_json, require
-from refusal_detector.data.records import Candidate, LicenseClass
+from refusal_detector.data.records import Candidate, LicenseClass, candidate_maker
 from refusal_detector.errors import DataError
 
 NAME = "refusal_direction"
@@ -31,15 +31,16 @@ def read(root: Path) -> Iterator[Candidate]:
             raise DataError(f"{path}: expected an object with a 'completions' list")
         harmful = condition.startswith("jailbreakbench")
         for item in data["completions"]:
-            yield Candidate(
+            yield _row(
                 text=str(item["response"]),
                 prompt=str(item["prompt"]),
-                source=NAME,
                 model_raw=model,
-                license=LICENSE,
-                license_class=LICENSE_CLASS,
                 subset=condition,
                 hint=0.3 if condition == "jailbreakbench_baseline" else 0.0,
                 exclude_reason="steered_actadd" if condition.endswith("actadd") else None,
                 meta={"harmful_prompt": harmful},
             )
+
+
+# Candidate with this source's name and licence filled in (read() looks it up when it runs)
+_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)

@@ -17,7 +17,7 @@ from pathlib import Path
 from refusal_detector.data.adapters._io import read_csv, require
 from refusal_detector.data.adapters._resample import cap_per_group
 from refusal_detector.data.prompt_groups import behaviour_group
-from refusal_detector.data.records import Candidate, LicenseClass
+from refusal_detector.data.records import Candidate, LicenseClass, candidate_maker
 
 NAME = "refusal_stability"
 LICENSE = "MIT (README statement)"
@@ -37,13 +37,10 @@ def _read_all(root: Path) -> Iterator[Candidate]:
         for _, row in read_csv(path, columns=_COLUMNS):
             if not row["response"].strip():
                 continue
-            yield Candidate(
+            yield _row(
                 text=row["response"],
                 prompt=row["prompt"],
-                source=NAME,
                 model_raw="mistral-7b-instruct-v0.3",
-                license=LICENSE,
-                license_class=LICENSE_CLASS,
                 subset=sources.get(row["prompt_id"], ""),
                 group=behaviour_group(row["prompt"]),
                 meta={
@@ -58,3 +55,7 @@ def _read_all(root: Path) -> Iterator[Candidate]:
 def read(root: Path) -> Iterator[Candidate]:
     """Yield at most ``CAP_PER_PROMPT`` distinct responses per prompt."""
     yield from cap_per_group(_read_all(root), lambda c: c.group or "", CAP_PER_PROMPT)
+
+
+# Candidate with this source's name and licence filled in (read() looks it up when it runs)
+_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)

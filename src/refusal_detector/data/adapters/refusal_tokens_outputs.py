@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from refusal_detector.data.adapters._io import read_jsonl, require
-from refusal_detector.data.records import Candidate, LicenseClass
+from refusal_detector.data.records import Candidate, LicenseClass, candidate_maker
 
 NAME = "refusal_tokens_outputs"
 LICENSE = "Apache-2.0"
@@ -43,15 +43,16 @@ def read(root: Path) -> Iterator[Candidate]:
         harmful = benchmark.startswith(HARMFUL_FILES)
         for _, row in read_jsonl(path):
             text = clean_response(str(row.get("response") or ""))
-            yield Candidate(
+            yield _row(
                 text=text,
                 prompt=str(row.get("prompt") or "") or None,
-                source=NAME,
                 model_raw=str(row.get("model") or path.parent.name),
-                license=LICENSE,
-                license_class=LICENSE_CLASS,
                 subset=benchmark,
                 hint=0.2 if harmful else 0.0,
                 strict_normal=DEEPSEEK_STRICT_CHARS if "deepseek" in path.parent.name else False,
                 exclude_reason=None if text else "empty_response",
             )
+
+
+# Candidate with this source's name and licence filled in (read() looks it up when it runs)
+_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)

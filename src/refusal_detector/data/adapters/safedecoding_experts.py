@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from refusal_detector.data.adapters._io import read_json, require
-from refusal_detector.data.records import Candidate, LicenseClass
+from refusal_detector.data.records import Candidate, LicenseClass, candidate_maker
 from refusal_detector.errors import DataError
 
 NAME = "safedecoding_experts"
@@ -52,14 +52,15 @@ def read(root: Path) -> Iterator[Candidate]:
                 prompt, response = split_exchange(str(row["text"]), user, assistant)
             except ValueError as exc:
                 raise DataError(f"{path}: item {i}: {exc}") from exc
-            yield Candidate(
+            yield _row(
                 text=response,
                 prompt=prompt or None,
-                source=NAME,
                 model_raw=model,
-                license=LICENSE,
-                license_class=LICENSE_CLASS,
                 subset=folder,
                 hint=0.3,
                 exclude_reason=None if response else "empty_response",
             )
+
+
+# Candidate with this source's name and licence filled in (read() looks it up when it runs)
+_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)

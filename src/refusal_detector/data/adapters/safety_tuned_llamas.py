@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from refusal_detector.data.adapters._io import read_json
-from refusal_detector.data.records import Candidate, LicenseClass
+from refusal_detector.data.records import Candidate, LicenseClass, candidate_maker
 
 NAME = "safety_tuned_llamas"
 LICENSE = "CC-BY-NC-4.0"
@@ -23,13 +23,14 @@ def read(root: Path) -> Iterator[Candidate]:
     for item in read_json(path):
         prompt = " ".join(s for s in (item.get("instruction"), item.get("input")) if s)
         text = str(item.get("output") or "")
-        yield Candidate(
+        yield _row(
             text=text,
             prompt=prompt or None,
-            source=NAME,
             model_raw="gpt-3.5-turbo",
-            license=LICENSE,
-            license_class=LICENSE_CLASS,
             hint=0.3,
             exclude_reason=None if text.strip() else "empty_response",
         )
+
+
+# Candidate with this source's name and licence filled in (read() looks it up when it runs)
+_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from refusal_detector.data.adapters._io import read_json, require
-from refusal_detector.data.records import Candidate, LicenseClass
+from refusal_detector.data.records import Candidate, LicenseClass, candidate_maker
 from refusal_detector.errors import DataError
 
 NAME = "wildbench_outputs"
@@ -29,13 +29,14 @@ def read(root: Path) -> Iterator[Candidate]:
         for item in data:
             output = item.get("model_output")
             text = output if isinstance(output, str) else ""
-            yield Candidate(
+            yield _row(
                 text=text,
                 prompt=None,
-                source=NAME,
                 model_raw=str(item.get("model_test") or path.stem),
-                license=LICENSE,
-                license_class=LICENSE_CLASS,
                 group=f"wildbench:{item.get('session_id')}",
                 exclude_reason=None if text.strip() else "empty_response",
             )
+
+
+# Candidate with this source's name and licence filled in (read() looks it up when it runs)
+_row = candidate_maker(NAME, LICENSE, LICENSE_CLASS)
