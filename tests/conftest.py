@@ -16,8 +16,8 @@ from helpers import build_tiny_model
 from hypothesis import HealthCheck, settings
 
 # Property tests (tests/test_fuzz_*.py). "ci", the default, is derandomized (a fixed seed per test,
-# so a CI failure reproduces) and small enough to keep the whole fuzz set to about a minute;
-# HYPOTHESIS_PROFILE=long is the benchmark run (benchmarks/fuzz.py), random and 25x larger.
+# so a CI failure reproduces) and small enough to keep the whole fuzz set to a couple of minutes;
+# HYPOTHESIS_PROFILE=long is the benchmark run (benchmarks/fuzz.py), random and 10x larger.
 # No example database: nothing is written into the working tree.
 _FUZZ = {
     "deadline": None,  # the machine is shared: timing is never a failure
@@ -26,7 +26,7 @@ _FUZZ = {
     "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
 }
 settings.register_profile("ci", max_examples=40, derandomize=True, **_FUZZ)
-settings.register_profile("long", max_examples=1000, **_FUZZ)
+settings.register_profile("long", max_examples=400, **_FUZZ)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 

@@ -178,6 +178,9 @@ def test_empty_input_gives_empty_output(tiny_model_dir: Path, tmp_path: Path) ->
     source.write_text("")
     assert predict(tiny_model_dir, source, target) == 0
     assert target.read_text() == ""
+    source.write_text("\n \n")  # blank lines are not rows; CSV output still gets its header
+    assert predict(tiny_model_dir, source, tmp_path / "out.csv") == 0
+    assert (tmp_path / "out.csv").read_bytes() == b"label,score,error,warning\r\n"
 
 
 @pytest.mark.parametrize(
@@ -369,3 +372,14 @@ def test_csv_with_byte_order_mark_and_invalid_utf8(tiny_model_dir: Path, tmp_pat
     assert out[2]["text"] == "multi\nline"
     assert out[2]["label"] in {"NORMAL", "REJECTION"}
     assert out[3]["error"] == "row 4: 3 fields but the header has 2"
+
+
+def test_jsonl_output_escapes_unicode_line_breaks(
+    detector: RefusalDetector, tmp_path: Path
+) -> None:
+    source, target = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    texts = ["one\u2028two", "three\u2029four", "five\x85six"]
+    write_rows(source, [{"id": i, "text": t} for i, t in enumerate(texts)])
+    predict_file(detector, source, target)
+    lines = target.read_text(encoding="utf-8").splitlines()  # splits at U+2028, U+2029, U+0085
+    assert [json.loads(line)["text"] for line in lines] == texts

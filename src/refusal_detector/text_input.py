@@ -38,8 +38,8 @@ __all__ = [
 ]
 
 DEFAULT_MAX_CHARS = 100_000
-"""Characters of a text the model reads by default: about 25,000 tokens, ~200 windows of 128
-tokens, a few seconds on one CPU core. Longer LLM outputs are rare; see docs/reliability.md."""
+"""Characters of a text the model reads by default: about 20,000 words, a few hundred windows of
+128 tokens (317 for "word " x 20,000). Longer LLM outputs are rare; see docs/reliability.md."""
 REPLACEMENT_CHARACTER = "\ufffd"
 _SURROGATE = re.compile("[\ud800-\udfff]")
 

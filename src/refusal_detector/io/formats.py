@@ -42,6 +42,9 @@ FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "pa
 
 # Spreadsheet exports often start with a byte-order mark; it must not become part of a column name.
 _CSV_ENCODING = "utf-8-sig"
+# Line breaks to str.splitlines() and to JavaScript that json.dumps(ensure_ascii=False) leaves raw
+# (it escapes every other control character): escaped, a JSONL line is one line to every reader.
+_LINE_BREAKS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"})
 # Python's csv module refuses fields over 128 KiB by default; LLM outputs can be megabytes.
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
@@ -265,7 +268,8 @@ def write_part(
     """
     if fmt == "jsonl":
         for row in rows:
-            target.write(json.dumps(row, ensure_ascii=False, default=str).encode("utf-8"))
+            line = json.dumps(row, ensure_ascii=False, default=str).translate(_LINE_BREAKS)
+            target.write(line.encode("utf-8"))
             target.write(b"\n")
     elif fmt == "csv":
         if columns is None:

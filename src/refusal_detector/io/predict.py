@@ -180,7 +180,9 @@ def predict_file(
         bar.close()
 
     parts = sorted(work.glob("part-*"))
-    _write_atomic(output_path, lambda f: merge_parts(parts, out_fmt, f, columns=meta["columns"]))
+    # A JSONL input without rows names no columns; a CSV output still gets a header.
+    columns = meta["columns"] if meta["columns"] is not None else list(added.names)
+    _write_atomic(output_path, lambda f: merge_parts(parts, out_fmt, f, columns=columns))
     # Renamed before removal: a kill during rmtree must not leave a half-deleted parts directory
     # that a later --resume would read as an unfinished run with parts missing.
     done = _done_dir(output_path)
