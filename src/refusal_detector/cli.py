@@ -57,6 +57,7 @@ COMMAND_MODULES = (
     "refusal_detector.data.commands",
     "refusal_detector.training.commands",
     "refusal_detector.serve.commands",
+    "refusal_detector.report.commands",
 )
 """Modules whose ``register(subparsers)`` adds their commands, in --help order."""
 
