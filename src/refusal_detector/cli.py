@@ -35,6 +35,7 @@ from refusal_detector.cli_options import (
     add_max_chars,
     add_out,
     add_quiet,
+    add_reasoning,
     add_threshold,
     model_parent,
     positive_int,
@@ -86,8 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     classify.add_argument("texts", nargs="*", metavar="TEXT", help="texts (default: stdin lines)")
-    add_threshold(classify)
+    add_threshold(classify, auto=True)
     add_max_chars(classify)
+    add_reasoning(classify)
     classify.set_defaults(handler=_classify)
 
     predict = add_command(
@@ -111,8 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_out(predict, metavar="OUT", help="output file (.jsonl, .csv or .parquet)")
     predict.add_argument("--text-field", default="text", help="column holding the text")
-    add_threshold(predict)
+    add_threshold(predict, auto=True)
     add_max_chars(predict)
+    add_reasoning(predict)
     predict.add_argument(
         "--chunk-size",
         type=positive_int,
@@ -136,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     info = add_command(
         sub, "info", parents=[model], help="print the model directory, backend, labels and versions"
     )
+    add_reasoning(info)
     info.set_defaults(handler=_info)
 
     for name in COMMAND_MODULES:
@@ -168,7 +172,11 @@ def _load(args: argparse.Namespace) -> RefusalDetector:
     # info has no --max-chars: it scores nothing, and the detector's default applies.
     options = {"max_chars": args.max_chars} if "max_chars" in args else {}
     return RefusalDetector.from_pretrained(
-        args.model, backend=args.backend, batch_size=args.batch_size, **options
+        args.model,
+        backend=args.backend,
+        batch_size=args.batch_size,
+        reasoning=args.reasoning,
+        **options,
     )
 
 
@@ -179,10 +187,11 @@ def _classify(args: argparse.Namespace) -> int:
             raise ConfigError("give texts as arguments or one per line on stdin")
         texts = _stdin_lines()
     detector = _load(args)
+    threshold = detector.resolve_threshold(args.threshold)
     prepared = detector.prepare_texts(texts)
     scores = detector.predict_proba([p.text for p in prepared])
     for item, score in zip(prepared, scores, strict=True):
-        label = detector.id2label[1] if score >= args.threshold else detector.id2label[0]
+        label = detector.id2label[1] if score >= threshold else detector.id2label[0]
         result: dict[str, object] = {"label": label, "score": round(float(score), 6)}
         if item.warning is not None:
             result["warning"] = item.warning
@@ -210,7 +219,7 @@ def _predict(args: argparse.Namespace) -> int:
         args.input,
         args.out,
         text_field=args.text_field,
-        threshold=args.threshold,
+        threshold=detector.resolve_threshold(args.threshold),
         chunk_rows=args.chunk_size,
         field_prefix=args.prefix,
         resume=args.resume,
@@ -228,6 +237,8 @@ def _info(args: argparse.Namespace) -> int:
         "labels": {str(k): v for k, v in detector.id2label.items()},
         "max_length": detector.max_length,
         "input_names": list(detector.backend.input_names),
+        "reasoning": detector.reasoning,
+        "calibration": detector.calibration.to_json(),
         "versions": {name: _version(name) for name in _VERSIONED},
     }
     sys.stdout.write(json.dumps(report, indent=2) + "\n")

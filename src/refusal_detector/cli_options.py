@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from refusal_detector.backends import BACKEND_KINDS
+from refusal_detector.reasoning import REASONING_MODES
 
 __all__ = [
     "HelpFormatter",
@@ -34,6 +35,7 @@ __all__ = [
     "add_out",
     "add_path",
     "add_quiet",
+    "add_reasoning",
     "add_threshold",
     "max_chars",
     "model_parent",
@@ -42,6 +44,7 @@ __all__ = [
     "progress_enabled",
     "ratio",
     "share",
+    "threshold_or_auto",
     "to_argv",
 ]
 
@@ -154,11 +157,13 @@ def add_model(
     add_path(parser, "--model", required=required, help=help)
 
 
-def model_parent() -> argparse.ArgumentParser:
+def model_parent(
+    *, required: bool = False, model_help: str = "model directory (default: the shipped model)"
+) -> argparse.ArgumentParser:
     """Parent parser of the commands that run a model: --model, --backend and --batch-size."""
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("model")
-    add_model(group)
+    add_model(group, required=required, help=model_help)
     group.add_argument(
         "--backend",
         choices=BACKEND_KINDS,
@@ -218,14 +223,44 @@ def add_out(
     add_path(parser, "--out", "--output", "-o", required=required, metavar=metavar, help=help)
 
 
-def add_threshold(parser: argparse.ArgumentParser, *, default: float = 0.5) -> None:
-    """``--threshold P``: REJECTION when P(REJECTION) >= P."""
+def threshold_or_auto(value: str) -> float | str:
+    """A probability in [0, 1], or "auto": the threshold ``calibrate`` wrote into the model."""
+    if value == "auto":
+        return value
+    try:
+        return probability(value)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(
+            f"must be a number in [0, 1] or auto (the threshold refusal-detector calibrate "
+            f"chose), got {value!r}"
+        ) from exc
+
+
+def add_threshold(
+    parser: argparse.ArgumentParser, *, default: float = 0.5, auto: bool = False
+) -> None:
+    """``--threshold P``: REJECTION when P(REJECTION) >= P; with ``auto``, also ``auto``.
+
+    ``auto`` is resolved by the handler, with ``RefusalDetector.resolve_threshold``.
+    """
     parser.add_argument(
         "--threshold",
-        type=probability,
+        type=threshold_or_auto if auto else probability,
         default=default,
         metavar="P",
-        help="REJECTION when P(REJECTION) >= P",
+        help="REJECTION when P(REJECTION) >= P"
+        + ("; auto = the threshold refusal-detector calibrate chose for the model" if auto else ""),
+    )
+
+
+def add_reasoning(parser: argparse.ArgumentParser) -> None:
+    """``--reasoning MODE``: what of a ``<think>...</think>`` output is scored."""
+    parser.add_argument(
+        "--reasoning",
+        choices=REASONING_MODES,
+        default="answer",
+        help="what of an output with a <think>...</think> trace is scored: the answer after it, "
+        "the trace, both (a refusal in either counts) or the raw text",
     )
 
 

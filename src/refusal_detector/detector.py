@@ -13,9 +13,11 @@ import numpy.typing as npt
 from tokenizers import Tokenizer
 
 from refusal_detector.backends import Backend, load_backend, resolve_backend_kind
+from refusal_detector.calibration import Calibration, read_calibration
 from refusal_detector.errors import ConfigError, ModelLoadError
 from refusal_detector.labels import ID2LABEL, NORMAL, REJECTION
 from refusal_detector.model_dir import (
+    CALIBRATION_FILE,
     TOKENIZER_FILE,
     check_model_dir,
     check_tokenizer_vocab,
@@ -23,6 +25,7 @@ from refusal_detector.model_dir import (
     pad_token_id,
     read_tokenizer_config,
 )
+from refusal_detector.reasoning import check_reasoning_mode, scored_parts
 from refusal_detector.segment import TokenWindower
 from refusal_detector.spans import (
     RefusalVerdict,
@@ -38,13 +41,22 @@ from refusal_detector.text_input import (
     prepare_texts,
 )
 
-__all__ = ["REDUCTIONS", "RefusalDetector", "check_threshold", "default_model_dir"]
+__all__ = [
+    "AUTO_THRESHOLD",
+    "REDUCTIONS",
+    "RefusalDetector",
+    "check_threshold",
+    "default_model_dir",
+    "rejection_probability",
+]
 
 logger = logging.getLogger(__name__)
 
 _REJECTION_ID = 1
 REDUCTIONS = ("max", "mean")
 """How window scores become one text score: "max" (a refusal anywhere counts) or "mean"."""
+AUTO_THRESHOLD = "auto"
+"""Pass as ``threshold`` to use the one ``refusal-detector calibrate`` chose for the model."""
 
 
 def default_model_dir() -> Path:
@@ -77,6 +89,9 @@ class RefusalDetector:
     length. Both are logged as warnings naming the text's index; :meth:`prepare_texts` returns
     them per text. A text that is not a str raises :class:`~refusal_detector.InvalidTextError`.
 
+    A reasoning trace (``<think>...</think>``) is not scored by default: ``reasoning`` chooses
+    the answer, the trace, both or the raw text (see :mod:`refusal_detector.reasoning`).
+
     Attributes:
         model_dir: the model directory.
         backend_name: "onnx" or "torch".
@@ -89,6 +104,8 @@ class RefusalDetector:
         window_align: "sentences" or "tokens" (see above).
         reduction: "max" or "mean" over a text's window scores.
         max_chars: characters of a text that are read (None: all of them).
+        reasoning: "answer", "trace", "both" or "raw" (see :mod:`refusal_detector.reasoning`).
+        calibration: the directory's ``calibration.json`` (empty when it has none).
     """
 
     def __init__(
@@ -105,6 +122,8 @@ class RefusalDetector:
         window_align: str = "sentences",
         reduction: str = "max",
         max_chars: int | None = DEFAULT_MAX_CHARS,
+        reasoning: str = "answer",
+        calibration: Calibration | None = None,
     ) -> None:
         if batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
@@ -122,6 +141,8 @@ class RefusalDetector:
         self.id2label: dict[int, str] = dict(ID2LABEL)
         self.reduction = reduction
         self.max_chars = check_max_chars(max_chars)
+        self.reasoning = check_reasoning_mode(reasoning)
+        self.calibration = calibration or Calibration()
         self._windower = TokenWindower(
             tokenizer, max_length=max_length, stride=window_stride, align=window_align
         )
@@ -141,6 +162,7 @@ class RefusalDetector:
         window_align: str = "sentences",
         reduction: str = "max",
         max_chars: int | None = DEFAULT_MAX_CHARS,
+        reasoning: str = "answer",
     ) -> RefusalDetector:
         """Load a model directory; ``path=None`` loads the shipped default model.
 
@@ -159,12 +181,14 @@ class RefusalDetector:
             max_chars: a longer text is scored on its first ``max_chars`` characters, which
                 bounds the time one text can take (default 100,000, about 25,000 tokens); None
                 reads every character. See docs/reliability.md.
+            reasoning: what of a ``<think>...</think>`` output is scored: "answer" (default),
+                "trace", "both" or "raw" (see :mod:`refusal_detector.reasoning`).
 
         Raises:
             ModelLoadError: the directory is missing, incomplete or corrupt (names the file).
             BackendUnavailableError: the backend's dependencies are not installed.
-            ConfigError: batch_size, max_length, window_stride, window_align, reduction or
-                max_chars out of range.
+            ConfigError: batch_size, max_length, window_stride, window_align, reduction,
+                max_chars or reasoning out of range.
         """
         if path is None:
             model_dir = default_model_dir()
@@ -193,6 +217,7 @@ class RefusalDetector:
         tokenizer.no_padding()
         tokenizer.enable_truncation(max_length)
         pad_id = pad_token_id(config, tokenizer_config, tokenizer.get_vocab())
+        calibration = read_calibration(model_dir)
         loaded = load_backend(kind, model_dir)
         logger.info("loaded %s with the %s backend", model_dir, kind)
         return cls(
@@ -207,7 +232,34 @@ class RefusalDetector:
             window_align=window_align,
             reduction=reduction,
             max_chars=max_chars,
+            reasoning=reasoning,
+            calibration=calibration,
         )
+
+    @property
+    def threshold(self) -> float:
+        """The threshold ``refusal-detector calibrate`` chose for this model (``calibration.json``).
+
+        Raises:
+            ConfigError: the model directory has no calibrated threshold.
+        """
+        if self.calibration.threshold is None:
+            raise ConfigError(
+                f"{self.model_dir / CALIBRATION_FILE}: the model directory has no calibrated "
+                "threshold; choose one with refusal-detector calibrate --model DIR --data PATH "
+                "--target-precision P (or --target-recall R), or pass a number"
+            )
+        return self.calibration.threshold
+
+    def resolve_threshold(self, threshold: float | str) -> float:
+        """``threshold`` itself (checked to lie in [0, 1]), or :attr:`threshold` for "auto"."""
+        if isinstance(threshold, str):
+            if threshold != AUTO_THRESHOLD:
+                raise ConfigError(
+                    f"threshold must be a number in [0, 1] or {AUTO_THRESHOLD!r}, got {threshold!r}"
+                )
+            return self.threshold
+        return check_threshold(threshold)
 
     def prepare_texts(self, texts: str | Sequence[str]) -> list[PreparedText]:
         """Each text as the model reads it, with what was changed (``.warning``), in order.
@@ -236,10 +288,14 @@ class RefusalDetector:
         Each sequence is a complete model input (special tokens included) of at most
         ``max_length`` ids. Sequences are sorted by length and batched with dynamic padding.
         """
+        return rejection_probability(self.logits_token_sequences(sequences))
+
+    def logits_token_sequences(self, sequences: Sequence[Sequence[int]]) -> npt.NDArray[np.float32]:
+        """The model's (n, 2) logits for each token-id sequence, in input order."""
         n = len(sequences)
-        scores = np.empty(n, dtype=np.float32)
+        logits = np.empty((n, len(self.id2label)), dtype=np.float32)
         if not n:
-            return scores
+            return logits
         lengths = np.fromiter(map(len, sequences), dtype=np.int64, count=n)
         if lengths.max() > self.max_length or lengths.min() < 1:
             raise ValueError(
@@ -250,11 +306,8 @@ class RefusalDetector:
         order = np.argsort(-lengths, kind="stable") if n > 1 else np.zeros(1, dtype=np.int64)
         for start in range(0, n, self.batch_size):
             idx = order[start : start + self.batch_size]
-            logits = self.backend.logits(self._pad([sequences[i] for i in idx], lengths[idx]))
-            # Two labels: softmax(l)[1] = 1 / (1 + exp(l0 - l1)), in float64 so it never overflows.
-            margin = logits[:, 0].astype(np.float64) - logits[:, _REJECTION_ID]
-            scores[idx] = 1.0 / (1.0 + np.exp(margin))
-        return scores
+            logits[idx] = self.backend.logits(self._pad([sequences[i] for i in idx], lengths[idx]))
+        return logits
 
     def _pad(
         self, sequences: list[Sequence[int]], lengths: npt.NDArray[np.int64]
@@ -271,17 +324,28 @@ class RefusalDetector:
             batch["token_type_ids"] = np.zeros_like(input_ids)
         return batch
 
-    def window_scores(self, texts: Sequence[str]) -> list[npt.NDArray[np.float32]]:
-        """P(REJECTION) of each token window, per text, in text order (one window if it fits)."""
-        return self._window_scores(self._read(texts))
+    def window_ids(self, texts: Sequence[str]) -> list[list[list[int]]]:
+        """The token-id windows scored for each text: those of its :attr:`reasoning` parts."""
+        return self._window_ids(self._read(texts))
 
-    def _window_scores(self, texts: list[str]) -> list[npt.NDArray[np.float32]]:
-        per_text = self._windower.window_ids(texts)
+    def _window_ids(self, texts: list[str]) -> list[list[list[int]]]:
+        parts = [scored_parts(text, self.reasoning) for text in texts]
+        if all(len(p) == 1 for p in parts):
+            return self._windower.window_ids([p[0] for p in parts])
+        flat = iter(self._windower.window_ids([p for text_parts in parts for p in text_parts]))
+        return [[w for _ in text_parts for w in next(flat)] for text_parts in parts]
+
+    def window_logits(self, texts: Sequence[str]) -> list[npt.NDArray[np.float32]]:
+        """(windows, 2) logits per text, in text order (see :meth:`window_ids`)."""
+        per_text = self.window_ids(texts)
         if not per_text:
             return []
-        flat = self.score_token_sequences([w for windows in per_text for w in windows])
-        bounds = np.cumsum([len(windows) for windows in per_text])[:-1]
-        return list(np.split(flat, bounds))
+        flat = self.logits_token_sequences([w for windows in per_text for w in windows])
+        return list(np.split(flat, np.cumsum([len(windows) for windows in per_text])[:-1]))
+
+    def window_scores(self, texts: Sequence[str]) -> list[npt.NDArray[np.float32]]:
+        """P(REJECTION) of each token window, per text, in text order (one window if it fits)."""
+        return [rejection_probability(logits) for logits in self.window_logits(texts)]
 
     def reduce_windows(self, scores: npt.NDArray[np.float32]) -> float:
         """One text's score from its window scores, by ``self.reduction`` (max or mean)."""
@@ -289,7 +353,7 @@ class RefusalDetector:
 
     def predict_proba(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         """P(REJECTION) per text as an (n,) float32 array, reduced over the text's windows."""
-        per_text = self._windower.window_ids(self._read(texts))
+        per_text = self.window_ids(texts)
         counts = [len(windows) for windows in per_text]
         if all(c == 1 for c in counts):  # every text fits one window: its score is the text's
             return self.score_token_sequences([windows[0] for windows in per_text])
@@ -330,15 +394,15 @@ class RefusalDetector:
         return refusal_verdicts(self, self._read(texts), config=config)
 
     def __call__(
-        self, texts: str | Sequence[str], *, threshold: float = 0.5
+        self, texts: str | Sequence[str], *, threshold: float | str = 0.5
     ) -> list[dict[str, Any]]:
         """Classify texts; returns one ``{"label": ..., "score": ...}`` dict per text.
 
-        ``label`` is REJECTION when P(REJECTION) >= ``threshold``; ``score`` is the probability of
-        the returned label, as transformers' text-classification pipeline reports it. A single
-        string is treated as a list of one.
+        ``label`` is REJECTION when P(REJECTION) >= ``threshold`` ("auto": the calibrated
+        :attr:`threshold`); ``score`` is the probability of the returned label, as transformers'
+        text-classification pipeline reports it. A single string is treated as a list of one.
         """
-        check_threshold(threshold)
+        threshold = self.resolve_threshold(threshold)
         probs = self.predict_proba(texts)
         return [
             {"label": REJECTION, "score": float(p)}
@@ -352,5 +416,15 @@ class RefusalDetector:
             f"RefusalDetector(model_dir={str(self.model_dir)!r}, backend={self.backend_name!r}, "
             f"max_length={self.max_length}, window_align={self.window_align!r}, "
             f"window_stride={self.window_stride}, "
-            f"reduction={self.reduction!r})"
+            f"reduction={self.reduction!r}, reasoning={self.reasoning!r})"
         )
+
+
+def rejection_probability(logits: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """P(REJECTION) from (n, 2) logits, as float32.
+
+    Two labels: softmax(l)[1] = 1 / (1 + exp(l0 - l1)), in float64 so it never overflows.
+    """
+    values = np.asarray(logits).reshape(-1, len(ID2LABEL))
+    margin = values[:, 0].astype(np.float64) - values[:, _REJECTION_ID]
+    return (1.0 / (1.0 + np.exp(margin))).astype(np.float32)

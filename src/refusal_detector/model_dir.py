@@ -12,6 +12,8 @@ A model directory is the Hugging Face layout::
     training_log.json            hyperparameters, sample and per-epoch table (``train``)
     emissions.json               energy and CO2 per training session (``train``)
     quantization_report.json     int8 vs fp32 on labelled rows (``export``)
+    calibration.json             the temperature folded into the weights and the chosen threshold
+                                 (``refusal-detector calibrate``; refusal_detector.calibration)
     checkpoints/                 Trainer checkpoints and data_fingerprint.txt (``train``)
 
 An evaluation directory (``refusal-detector evaluate --out DIR``) holds report.md, report.json,
@@ -31,6 +33,7 @@ from refusal_detector.errors import ConfigError, ModelLoadError
 from refusal_detector.labels import ID2LABEL
 
 __all__ = [
+    "CALIBRATION_FILE",
     "CARD_FILE",
     "CHECKPOINT_SUBDIR",
     "CONFIG_FILE",
@@ -59,6 +62,7 @@ __all__ = [
 ]
 
 CONFIG_FILE = "config.json"
+CALIBRATION_FILE = "calibration.json"
 SAFETENSORS_FILE = "model.safetensors"
 TOKENIZER_FILE = "tokenizer.json"
 TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
@@ -84,8 +88,15 @@ QUANTIZATION_REPORT_FILE = "quantization_report.json"
 CHECKPOINT_SUBDIR = "checkpoints"
 DATA_STAMP_FILE = "data_fingerprint.txt"
 """Inside ``checkpoints/``: what the checkpoints were trained on, so ``--resume`` can check it."""
-PROVENANCE_FILES = (TRAINING_LOG_FILE, EMISSIONS_FILE, QUANTIZATION_REPORT_FILE, CARD_FILE)
-"""Copied into the shipping layout: what the model card is built from, and the card itself."""
+PROVENANCE_FILES = (
+    TRAINING_LOG_FILE,
+    EMISSIONS_FILE,
+    QUANTIZATION_REPORT_FILE,
+    CARD_FILE,
+    CALIBRATION_FILE,
+)
+"""Copied into the shipping layout: what the model card is built from, the card itself, and the
+calibration record (a temperature folded before export is in both weight files)."""
 
 # An evaluation directory (refusal-detector evaluate --out DIR).
 REPORT_FILE = "report.json"

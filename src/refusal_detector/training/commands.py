@@ -1,7 +1,8 @@
 """`refusal-detector` subcommands of the training package (registered by refusal_detector.cli).
 
 ``evaluate``, ``export`` and ``card`` live here, ``train`` in
-:mod:`refusal_detector.training.train_command`. Heavy dependencies (torch, transformers,
+:mod:`refusal_detector.training.train_command` and ``calibrate`` in
+:mod:`refusal_detector.training.calibrate_command`. Heavy dependencies (torch, transformers,
 onnxruntime, matplotlib) are imported inside the handlers, so ``refusal-detector --help`` stays fast
 and torch-free. Results go to stdout; progress and logs go to stderr.
 """
@@ -25,7 +26,7 @@ from refusal_detector.cli_options import (
     progress_enabled,
 )
 from refusal_detector.io.files import ProgressBar
-from refusal_detector.training import train_command
+from refusal_detector.training import calibrate_command, train_command
 from refusal_detector.training.dataset import SLICE_FIELDS
 
 __all__ = ["register"]
@@ -39,6 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """
     train_command.register(subparsers)
     _register_evaluate(subparsers)
+    calibrate_command.register(subparsers)
     _register_export(subparsers)
     _register_card(subparsers)
 
@@ -67,7 +69,7 @@ def _register_evaluate(subparsers: argparse._SubParsersAction) -> None:
         help="comma-separated slicing fields: source, family, model, license, origin (human "
         "vs rule labels)",
     )
-    add_threshold(parser)
+    add_threshold(parser, auto=True)
     parser.add_argument(
         "--max-length",
         type=int,

@@ -20,7 +20,9 @@ from refusal_detector.training.baselines import PhraseBaseline, default_baseline
 from refusal_detector.training.dataset import Example, load_examples, resolve_split
 from refusal_detector.training.metrics import (
     BinaryMetrics,
+    CalibrationMetrics,
     binary_metrics,
+    calibration_metrics,
     slice_metrics,
     threshold_sweep,
 )
@@ -50,6 +52,8 @@ class EvaluationReport:
         baseline_slices: ``{baseline name: {field: {value: metrics}}}``.
         sweep: metrics at each threshold of SWEEP_THRESHOLDS.
         best_threshold: the sweep threshold with the highest F1 (reported, never applied).
+        calibration: ECE (15 equal-width and 15 equal-mass bins), Brier score and NLL of the
+            scores; None when there are no rows.
     """
 
     threshold: float
@@ -60,6 +64,7 @@ class EvaluationReport:
     sweep: list[tuple[float, BinaryMetrics]]
     best_threshold: float
     meta: dict[str, Any] = field(default_factory=dict)
+    calibration: CalibrationMetrics | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict of the whole report."""
@@ -74,6 +79,7 @@ class EvaluationReport:
             },
             "sweep": [{"threshold": t, **m.as_dict()} for t, m in self.sweep],
             "best_threshold": self.best_threshold,
+            "calibration": None if self.calibration is None else self.calibration.as_dict(),
         }
 
 
@@ -115,6 +121,7 @@ def evaluate_scores(
         sweep=sweep,
         best_threshold=best,
         meta=dict(meta or {}),
+        calibration=calibration_metrics(labels, values) if len(examples) else None,
     )
 
 
@@ -152,7 +159,7 @@ def evaluate_model(
     split: str = "test",
     backend: str = "auto",
     by: Sequence[str] = ("source", "family"),
-    threshold: float = 0.5,
+    threshold: float | str = 0.5,
     batch_size: int = 32,
     max_length: int | None = None,
     baselines: Sequence[PhraseBaseline] | None = None,
@@ -162,6 +169,7 @@ def evaluate_model(
     """Score ``split`` of ``data`` (a corpus directory or a .jsonl file) with ``model_dir``.
 
     Returns the report, the examples and their scores (for plots and error analysis).
+    ``threshold="auto"`` uses the threshold ``refusal-detector calibrate`` wrote into the model.
 
     Raises:
         DataError: the data file is missing or malformed.
@@ -174,6 +182,7 @@ def evaluate_model(
     detector = RefusalDetector.from_pretrained(
         model_dir, backend=backend, batch_size=batch_size, max_length=max_length
     )
+    threshold = detector.resolve_threshold(threshold)
     scores = score_examples(detector, examples, first_window=first_window, progress=progress)
     report = evaluate_scores(
         examples,
@@ -187,6 +196,7 @@ def evaluate_model(
             "max_length": detector.max_length,
             "scoring": "first window" if first_window else f"windows ({detector.reduction})",
             "data": str(path),
+            "temperature": detector.calibration.temperature,
         },
     )
     return report, examples, scores

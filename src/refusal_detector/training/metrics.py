@@ -17,10 +17,16 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "ECE_BINS",
     "BinaryMetrics",
+    "CalibrationMetrics",
+    "ReliabilityBin",
     "auroc",
     "binary_metrics",
+    "calibration_metrics",
+    "expected_calibration_error",
     "pr_curve",
+    "reliability_bins",
     "slice_metrics",
     "threshold_sweep",
 ]
@@ -148,3 +154,118 @@ def auroc(y_true: npt.ArrayLike, scores: npt.ArrayLike) -> float | None:
         ranks[order[start:end]] = (start + end + 1) / 2.0
     u = ranks[truth].sum() - positives * (positives + 1) / 2.0
     return float(u / (positives * negatives))
+
+
+ECE_BINS = 15
+"""Bins of the reported ECE: 15, as in Guo et al. (2017), "On Calibration of Modern Neural
+Networks"."""
+
+
+@dataclass(frozen=True)
+class ReliabilityBin:
+    """One bin of a reliability diagram: scores in [low, high) (the last bin includes 1.0)."""
+
+    low: float
+    high: float
+    n: int
+    mean_score: float | None
+    refusal_rate: float | None
+
+
+def reliability_bins(
+    y_true: npt.ArrayLike, scores: npt.ArrayLike, *, bins: int = ECE_BINS, adaptive: bool = False
+) -> list[ReliabilityBin]:
+    """Bins of P(REJECTION) with the mean score and the observed refusal rate in each.
+
+    ``adaptive=False``: ``bins`` equal-width bins over [0, 1]. ``adaptive=True``: ``bins``
+    equal-mass bins (edges at score quantiles, so each holds about n / bins rows).
+    """
+    truth = np.asarray(y_true, dtype=np.float64)
+    values = np.asarray(scores, dtype=np.float64)
+    if truth.shape != values.shape or truth.ndim != 1:
+        raise ValueError(
+            f"need 1-d labels and scores of equal length; got {truth.shape}, {values.shape}"
+        )
+    if bins < 1:
+        raise ValueError(f"bins must be >= 1, got {bins}")
+    if adaptive and values.size:
+        edges = np.quantile(values, np.linspace(0.0, 1.0, bins + 1))
+        edges[0], edges[-1] = 0.0, 1.0
+    else:
+        edges = np.linspace(0.0, 1.0, bins + 1)
+    # Bin i holds edges[i] <= score < edges[i + 1]; 1.0 falls in the last bin.
+    index = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, bins - 1)
+    out: list[ReliabilityBin] = []
+    for i in range(bins):
+        mask = index == i
+        n = int(mask.sum())
+        out.append(
+            ReliabilityBin(
+                low=float(edges[i]),
+                high=float(edges[i + 1]),
+                n=n,
+                mean_score=float(values[mask].mean()) if n else None,
+                refusal_rate=float(truth[mask].mean()) if n else None,
+            )
+        )
+    return out
+
+
+def expected_calibration_error(
+    y_true: npt.ArrayLike, scores: npt.ArrayLike, *, bins: int = ECE_BINS, adaptive: bool = False
+) -> float:
+    """ECE of P(REJECTION): sum over bins of (rows in bin / n) * |mean score - refusal rate|.
+
+    The score calibrated is P(REJECTION) itself (the number users threshold), not the top-label
+    confidence max(p, 1 - p). Binning as in :func:`reliability_bins`.
+    """
+    table = reliability_bins(y_true, scores, bins=bins, adaptive=adaptive)
+    total = sum(b.n for b in table)
+    if total == 0:
+        raise ValueError("ECE needs at least one row")
+    return float(
+        sum(
+            b.n / total * abs(b.mean_score - b.refusal_rate)
+            for b in table
+            if b.mean_score is not None and b.refusal_rate is not None
+        )
+    )
+
+
+@dataclass(frozen=True)
+class CalibrationMetrics:
+    """How well P(REJECTION) matches observed refusal rates.
+
+    ``ece``: 15 equal-width bins; ``ece_adaptive``: 15 equal-mass bins; ``brier``: mean squared
+    error of P(REJECTION); ``nll``: mean negative log-likelihood (scores clipped to
+    [1e-7, 1 - 1e-7]).
+    """
+
+    n: int
+    bins: int
+    ece: float
+    ece_adaptive: float
+    brier: float
+    nll: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict (JSON-ready)."""
+        return asdict(self)
+
+
+def calibration_metrics(
+    y_true: npt.ArrayLike, scores: npt.ArrayLike, *, bins: int = ECE_BINS
+) -> CalibrationMetrics:
+    """ECE (equal-width and equal-mass bins), Brier score and NLL of P(REJECTION) ``scores``."""
+    truth = np.asarray(y_true, dtype=np.float64)
+    values = np.asarray(scores, dtype=np.float64)
+    clipped = np.clip(values, 1e-7, 1 - 1e-7)
+    nll = -np.mean(truth * np.log(clipped) + (1 - truth) * np.log1p(-clipped))
+    return CalibrationMetrics(
+        n=int(truth.size),
+        bins=bins,
+        ece=expected_calibration_error(truth, values, bins=bins),
+        ece_adaptive=expected_calibration_error(truth, values, bins=bins, adaptive=True),
+        brier=float(np.mean((values - truth) ** 2)),
+        nll=float(nll),
+    )

@@ -1,4 +1,4 @@
-"""PNG plots of an evaluation: PR curve and F1 per slice (matplotlib, Agg backend, no display)."""
+"""PNG plots of an evaluation: PR curve, F1 per slice, reliability diagram (matplotlib, Agg)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import numpy as np
 import numpy.typing as npt
 
 from refusal_detector.training.evaluate import EvaluationReport
-from refusal_detector.training.metrics import pr_curve
+from refusal_detector.training.metrics import ECE_BINS, pr_curve, reliability_bins
 
-__all__ = ["plot_f1_by_slice", "plot_pr_curve"]
+__all__ = ["plot_f1_by_slice", "plot_pr_curve", "plot_reliability"]
 
 
 def _pyplot() -> Any:
@@ -81,6 +81,60 @@ def plot_f1_by_slice(report: EvaluationReport, field_name: str, path: Path) -> P
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     ax.set_title(f"F1 per {field_name} (no bar: no refusals in the slice)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_reliability(
+    labels: Sequence[int], scores: npt.ArrayLike, path: Path, *, bins: int = ECE_BINS
+) -> Path:
+    """Reliability diagram: observed refusal rate against mean P(REJECTION) per bin.
+
+    Equal-width bins (those of the reported ECE) drawn as points sized by their rows, with the
+    equal-mass bins as a line, the diagonal as perfect calibration and a histogram of the scores
+    below. Writes ``path``.
+    """
+    from refusal_detector.training.metrics import expected_calibration_error
+
+    plt = _pyplot()
+    truth = np.asarray(labels)
+    values = np.asarray(scores, dtype=np.float64)
+    width = [b for b in reliability_bins(truth, values, bins=bins) if b.n]
+    mass = [b for b in reliability_bins(truth, values, bins=bins, adaptive=True) if b.n]
+    ece = expected_calibration_error(truth, values, bins=bins)
+    ece_mass = expected_calibration_error(truth, values, bins=bins, adaptive=True)
+    fig, (ax, hist) = plt.subplots(
+        2, 1, figsize=(6, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
+    )
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="perfect")
+    ax.plot(
+        [b.mean_score for b in mass],
+        [b.refusal_rate for b in mass],
+        marker=".",
+        linewidth=1,
+        label=f"{bins} equal-mass bins (ECE {ece_mass:.3f})",
+    )
+    sizes = np.asarray([b.n for b in width], dtype=np.float64)
+    ax.scatter(
+        [b.mean_score for b in width],
+        [b.refusal_rate for b in width],
+        s=20 + 200 * sizes / sizes.max(),
+        alpha=0.7,
+        zorder=3,
+        label=f"{bins} equal-width bins (ECE {ece:.3f})",
+    )
+    ax.set_ylabel("observed refusal rate")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8)
+    ax.set_title(f"Reliability of P(REJECTION), n = {values.size}")
+    hist.hist(values, bins=np.linspace(0, 1, bins + 1), color="grey")
+    hist.set_yscale("log")
+    hist.set_xlabel("P(REJECTION)")
+    hist.set_ylabel("rows")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -23,6 +23,7 @@ from refusal_detector.training.metrics import BinaryMetrics
 __all__ = [
     "WEAK_MARGIN",
     "baseline_table",
+    "calibration_table",
     "confusion_table",
     "fmt",
     "render_markdown",
@@ -63,6 +64,20 @@ def confusion_table(m: BinaryMetrics) -> str:
             "|---|---:|---:|",
             f"| NORMAL | {m.tn} | {m.fp} |",
             f"| REJECTION | {m.fn} | {m.tp} |",
+        ]
+    )
+
+
+def calibration_table(report: EvaluationReport) -> str:
+    """ECE (equal-width and equal-mass bins), Brier score and NLL of P(REJECTION)."""
+    c = report.calibration
+    if c is None:
+        return "no rows"
+    return "\n".join(
+        [
+            f"| ECE ({c.bins} equal-width bins) | ECE ({c.bins} equal-mass bins) | Brier | NLL |",
+            "|---:|---:|---:|---:|",
+            f"| {fmt(c.ece)} | {fmt(c.ece_adaptive)} | {fmt(c.brier)} | {fmt(c.nll)} |",
         ]
     )
 
@@ -156,6 +171,19 @@ def render_markdown(report: EvaluationReport, *, plots: Sequence[str] = ()) -> s
         "",
         sweep_table(report),
         "",
+        "## Calibration",
+        "",
+        "ECE of P(REJECTION) against the observed refusal rate (sum over bins of the bin's share "
+        "of rows times |mean score - refusal rate|); the reliability diagram is "
+        "`reliability.png`. Folded temperature: "
+        + (
+            f"T = {meta['temperature']:.4g}."
+            if meta.get("temperature") is not None
+            else "none (the scores are the model's own)."
+        ),
+        "",
+        calibration_table(report),
+        "",
     ]
     for field_name in report.slices:
         parts += [f"## Per {field_name}", "", slice_table(report, field_name), ""]
@@ -180,12 +208,19 @@ def write_report(
     values = np.asarray(scores, dtype=np.float64)
     written: list[str] = []
     if plots:
-        from refusal_detector.training.plots import plot_f1_by_slice, plot_pr_curve
+        from refusal_detector.training.plots import (
+            plot_f1_by_slice,
+            plot_pr_curve,
+            plot_reliability,
+        )
 
         labels = [e.label for e in examples]
         if report.overall.refusals:
             plot_pr_curve(labels, values, report, out_dir / "pr_curve.png")
             written.append("pr_curve.png")
+        if len(examples):
+            plot_reliability(labels, values, out_dir / "reliability.png")
+            written.append("reliability.png")
         for field_name in report.slices:
             name = f"f1_by_{field_name}.png"
             plot_f1_by_slice(report, field_name, out_dir / name)

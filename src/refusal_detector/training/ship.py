@@ -10,6 +10,8 @@ would break the 100 MB limit. The shipping layout keeps both usage paths at abou
     onnx/config.json, tokenizer files   for optimum's ORTModel(subfolder="onnx") and LLM Guard
     training_log.json, emissions.json,  provenance for the model card
     quantization_report.json
+    calibration.json                    the folded temperature and chosen threshold, if any (a
+                                        temperature folded before export is in both weight files)
 
 Only the fp32 export is checked against torch (``export_onnx``); the int8 file is the one that
 passed :func:`~refusal_detector.training.quantize.validate_int8`.

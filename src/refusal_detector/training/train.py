@@ -42,6 +42,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from refusal_detector.errors import ConfigError
 from refusal_detector.labels import ID2LABEL, LABEL2ID
 from refusal_detector.model_dir import (
+    CALIBRATION_FILE,
     CHECKPOINT_SUBDIR,
     DATA_STAMP_FILE,
     EMISSIONS_FILE,
@@ -185,6 +186,11 @@ def train(config: TrainConfig, *, progress: Callable[[str], None] | None = None)
     final.config.id2label = dict(ID2LABEL)
     final.config.label2id = dict(LABEL2ID)
     final.save_pretrained(config.output_dir, safe_serialization=True)
+    stale = config.output_dir / CALIBRATION_FILE
+    if stale.exists():
+        # New weights: a temperature or threshold recorded for the old ones no longer holds.
+        logger.warning("removed %s: it described the weights this run replaced", stale)
+        stale.unlink()
     tokenizer.model_max_length = max_length
     tokenizer.save_pretrained(config.output_dir)
     tracker.append_to(config.output_dir / EMISSIONS_FILE)

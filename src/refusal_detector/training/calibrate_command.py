@@ -1,0 +1,103 @@
+"""`refusal-detector calibrate`: fold a fitted temperature and write a threshold for a target.
+
+Registered by :mod:`refusal_detector.training.commands`; heavy imports happen inside the handler.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from refusal_detector.cli_options import (
+    add_command,
+    add_data,
+    add_quiet,
+    model_parent,
+    progress_enabled,
+    share,
+)
+
+__all__ = ["register"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``calibrate`` subcommand."""
+    parser = add_command(
+        subparsers,
+        "calibrate",
+        parents=[model_parent(required=True, model_help="model directory (changed in place)")],
+        help="fit a temperature on labelled data, fold it into the weights, choose a threshold",
+        description=(
+            "Fit a temperature T on labelled rows (NLL of P(REJECTION) = sigmoid(margin / T), "
+            "read through the model as users get it) and fold it into the classifier head of "
+            "model.safetensors and every onnx/*.onnx, so every consumer of the directory sees "
+            "calibrated scores; then choose the threshold meeting --target-precision (most "
+            "recall) or --target-recall (highest threshold) on the same rows. Both go into "
+            "calibration.json; --threshold auto in classify, predict and evaluate uses the "
+            "threshold. Prints the figures (ECE before and after, out-of-fold ECE of temperature "
+            "and isotonic scaling) as JSON. The directory is modified in place: calibrate a copy "
+            "to keep the original."
+        ),
+    )
+    add_data(
+        parser,
+        metavar="PATH",
+        help="corpus directory (uses --split) or a labelled .jsonl file",
+    )
+    parser.add_argument(
+        "--split",
+        default="validation",
+        choices=("train", "validation", "test"),
+        help="split of a corpus directory",
+    )
+    temperature = parser.add_mutually_exclusive_group()
+    temperature.add_argument(
+        "--temperature",
+        dest="temperature",
+        action="store_true",
+        default=True,
+        help="fit and fold a temperature (the default; refused if one is already folded)",
+    )
+    temperature.add_argument(
+        "--no-temperature",
+        dest="temperature",
+        action="store_false",
+        help="keep the weights; only choose a threshold",
+    )
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument(
+        "--target-precision",
+        type=share,
+        default=None,
+        metavar="P",
+        help="choose the threshold with the most recall at precision >= P",
+    )
+    target.add_argument(
+        "--target-recall",
+        type=share,
+        default=None,
+        metavar="R",
+        help="choose the highest threshold with recall >= R",
+    )
+    add_quiet(parser)
+    parser.set_defaults(handler=_calibrate)
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from refusal_detector.io.files import ProgressBar
+    from refusal_detector.training.calibrate import calibrate_model
+
+    with ProgressBar(enabled=progress_enabled(args), desc="scoring", unit="text") as bar:
+        result = calibrate_model(
+            args.model,
+            args.data,
+            split=args.split,
+            temperature=args.temperature,
+            target_precision=args.target_precision,
+            target_recall=args.target_recall,
+            backend=args.backend,
+            batch_size=args.batch_size,
+            progress=bar.update_to,
+        )
+    print(json.dumps(result.to_json(), indent=2))  # noqa: T201
+    return 0
