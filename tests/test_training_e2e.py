@@ -211,8 +211,11 @@ def test_resume_continues_from_the_last_checkpoint(tmp_path: Path) -> None:
     assert first.epochs[-1].step == 5
     with pytest.raises(ConfigError, match=r"already holds checkpoints.*--resume"):
         train(TrainConfig(num_train_epochs=2, **common))  # type: ignore[arg-type]
+    # As if the first result had been calibrated: new weights must not keep its temperature.
+    (tmp_path / "m" / "calibration.json").write_text('{"format": 1, "threshold": {"value": 0.3}}')
     second = train(TrainConfig(num_train_epochs=2, resume=True, **common))  # type: ignore[arg-type]
     assert [r.step for r in second.epochs] == [5, 10]
+    assert not (tmp_path / "m" / "calibration.json").exists()
     log = json.loads((tmp_path / "m" / "training_log.json").read_text())
     assert log["resumed_from"].endswith("checkpoint-5")
     # The same checkpoints cannot be resumed on other data.

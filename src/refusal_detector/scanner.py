@@ -8,7 +8,8 @@ report under the same names as llm-guard's own scanners. Differences from llm-gu
   longer than one window (llm-guard truncates at 128
   tokens, so a refusal after a long preamble goes unseen);
 - sentence splitting downloads nothing (llm-guard fetches nltk's punkt at run time);
-- a local model directory is loaded with onnxruntime or torch, never fetched from the Hub.
+- a local model directory is loaded with onnxruntime or torch, never fetched from the Hub;
+- a reasoning trace (``<think>...</think>``) is not scored unless asked for (``reasoning``).
 
 This module imports neither llm-guard nor torch.
 """
@@ -28,6 +29,7 @@ import numpy.typing as npt
 
 from refusal_detector.detector import RefusalDetector
 from refusal_detector.errors import ConfigError, InvalidTextError, ModelLoadError
+from refusal_detector.reasoning import check_reasoning_mode, scored_parts
 from refusal_detector.segment import split_sentences
 
 __all__ = [
@@ -87,9 +89,14 @@ class NoRefusal:
             window flags is also read sentence by sentence, because one refusal sentence inside a
             long answer is diluted in its window (measured in benchmarks/long_outputs.py). False
             keeps full mode to the windows alone (cheaper: about 3x fewer model inputs).
+        reasoning: what of an output with a ``<think>...</think>`` trace is scored: "answer"
+            (the default), "trace", "both" or "raw" (see :mod:`refusal_detector.reasoning`).
+            None takes the detector's own setting when ``model`` is a detector (a different
+            value is refused then: set it on the detector). An output whose scored part is blank
+            (all trace, in answer mode) is valid with risk -1.0, like a blank output.
 
     Raises:
-        ConfigError: threshold or match_type out of range.
+        ConfigError: threshold, match_type or reasoning out of range.
         ModelLoadError: the model directory is missing or not a local directory.
         BackendUnavailableError: the requested backend's dependencies are not installed.
     """
@@ -102,12 +109,24 @@ class NoRefusal:
         match_type: MatchType | str = MatchType.FULL,
         use_onnx: bool | None = None,
         sentences_in_long_outputs: bool = True,
+        reasoning: str | None = None,
     ) -> None:
         if not 0.0 < threshold < 1.0:
             raise ConfigError(f"threshold must be in (0, 1), got {threshold}")
         self._threshold = threshold
         self._match_type = _match_type(match_type)
-        self._detector = _load_detector(model, use_onnx)
+        if reasoning is not None:
+            check_reasoning_mode(reasoning)
+        if isinstance(model, RefusalDetector):
+            if reasoning is not None and reasoning != model.reasoning:
+                raise ConfigError(
+                    f"reasoning={reasoning!r} differs from the detector's {model.reasoning!r}; "
+                    "load the detector with RefusalDetector.from_pretrained(..., "
+                    f"reasoning={reasoning!r}) or leave reasoning unset"
+                )
+            self._detector = model
+        else:
+            self._detector = _load_detector(model, use_onnx, reasoning or "answer")
         self._sentences_in_long_outputs = sentences_in_long_outputs
 
     @property
@@ -137,13 +156,15 @@ class NoRefusal:
         prepared = self._detector.prepare_texts(output)[0]
         if prepared.warning is not None:
             logger.warning("output: %s", prepared.warning)
-        text = prepared.text
+        parts = scored_parts(prepared.text, self._detector.reasoning)
+        if all(part.strip() == "" for part in parts):
+            return output, True, -1.0
         windows = None
         if self._match_type is MatchType.FULL:
-            windows = self._detector.window_scores([text])[0]
+            windows = self._detector.window_scores([prepared.text])[0]
             if not self.needs_sentences(windows):
                 return output, *self.decide(windows, ())
-        inputs = [s.text for s in split_sentences(text)]
+        inputs = [s.text for part in parts for s in split_sentences(part)]
         return output, *self.decide(windows, self._sentence_scores(inputs))
 
     def needs_sentences(self, windows: npt.NDArray[np.float32] | None) -> bool:
@@ -200,20 +221,18 @@ def _match_type(value: MatchType | str | Enum) -> MatchType:
 
 
 def _load_detector(
-    model: RefusalDetector | str | os.PathLike[str] | ModelSpec | None, use_onnx: bool | None
+    model: str | os.PathLike[str] | ModelSpec | None, use_onnx: bool | None, reasoning: str
 ) -> RefusalDetector:
-    if isinstance(model, RefusalDetector):
-        return model
     backend = "auto" if use_onnx is None else ("onnx" if use_onnx else "torch")
     if model is None:
-        return RefusalDetector.from_pretrained(backend=backend)
+        return RefusalDetector.from_pretrained(backend=backend, reasoning=reasoning)
     path = Path(model.path if isinstance(model, ModelSpec) else model).expanduser()
     if not path.is_dir():
         raise ModelLoadError(
             f"{path}: not a local model directory; refusal_detector never downloads models. "
             "Download it first (huggingface-cli download REPO --local-dir DIR) and pass DIR"
         )
-    return RefusalDetector.from_pretrained(path, backend=backend)
+    return RefusalDetector.from_pretrained(path, backend=backend, reasoning=reasoning)
 
 
 REFUSAL_SUBSTRINGS: tuple[str, ...]

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 
 from refusal_detector.errors import RefusalDetectorError
 from refusal_detector.labels import NORMAL, REJECTION
+from refusal_detector.reasoning import scored_parts, scored_regions
 from refusal_detector.scanner import MatchType, NoRefusal
 from refusal_detector.segment import Sentence, split_sentences
 from refusal_detector.serve.batching import InferenceWorker, WorkerNotReadyError
@@ -104,7 +105,14 @@ class RefusalService:
                 defaults.sentence_threshold if sentence_threshold is None else sentence_threshold
             ),
         )
-        sentences = await _split(text)
+        # Only the parts the detector's reasoning mode reads (the answer of a <think> output),
+        # as detector.refusal_verdict does; offsets still index the original text.
+        reasoning = getattr(self.worker.detector, "reasoning", "answer")
+        sentences = [
+            Sentence(s.start + a, s.end + a, s.text)
+            for a, b in scored_regions(text, reasoning)
+            for s in await _split(text[a:b])
+        ]
         scores = await self._text_scores([text, *(s.text for s in sentences)])
         scored = [
             SentenceScore(s.start, s.end, s.text, score)
@@ -120,12 +128,15 @@ class RefusalService:
         if output.strip() == "":
             return True, -1.0
         scanner = self._get_scanner()
+        parts = scored_parts(output, scanner.detector.reasoning)
+        if all(part.strip() == "" for part in parts):  # all trace: blank, as NoRefusal.scan says
+            return True, -1.0
         windows = None
         if scanner.match_type is MatchType.FULL:
             windows = (await self.worker.window_scores([output]))[0]
         sentence_scores: list[float] = []
         if scanner.needs_sentences(windows):
-            sentences = [s.text for s in await _split(output)]
+            sentences = [s.text for part in parts for s in await _split(part)]
             sentence_scores = await self._text_scores(sentences) if sentences else []
         is_valid, risk = scanner.decide(windows, sentence_scores)
         self.metrics.observe_labels(route, [not is_valid])

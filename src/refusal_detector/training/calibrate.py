@@ -97,25 +97,29 @@ def fit_isotonic(
 ) -> Callable[[npt.ArrayLike], npt.NDArray[np.float64]]:
     """Isotonic regression of labels on scores (pool adjacent violators); returns the map.
 
-    The map interpolates linearly between the fitted blocks' mean scores and is constant beyond
-    them, as scikit-learn's ``IsotonicRegression(out_of_bounds="clip")`` does.
+    Rows with equal scores are pooled first; the map interpolates linearly between the ends of
+    the fitted blocks and is constant beyond them, as scikit-learn's
+    ``IsotonicRegression(out_of_bounds="clip")`` does.
     """
     x = np.asarray(scores, dtype=np.float64)
     y = np.asarray(labels, dtype=np.float64)
-    order = np.argsort(x, kind="stable")
+    unique, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
+    sums = np.bincount(inverse, weights=y)
     means: list[float] = []
     weights: list[float] = []
-    xs: list[float] = []
-    for xi, yi in zip(x[order], y[order], strict=True):
-        means.append(float(yi))
-        weights.append(1.0)
-        xs.append(float(xi))
+    lows: list[float] = []
+    highs: list[float] = []
+    for xi, total, count in zip(unique, sums, counts, strict=True):
+        means.append(float(total / count))
+        weights.append(float(count))
+        lows.append(float(xi))
+        highs.append(float(xi))
         while len(means) > 1 and means[-2] >= means[-1]:
             w = weights[-2] + weights[-1]
             m = (means[-2] * weights[-2] + means[-1] * weights[-1]) / w
-            xm = (xs[-2] * weights[-2] + xs[-1] * weights[-1]) / w
-            means[-2:], weights[-2:], xs[-2:] = [m], [w], [xm]
-    knots_x, knots_y = np.asarray(xs), np.asarray(means)
+            means[-2:], weights[-2:], highs[-2:], lows[-2:] = [m], [w], [highs[-1]], [lows[-2]]
+    knots_x = np.ravel(np.column_stack([lows, highs]))
+    knots_y = np.repeat(means, 2)
 
     def apply(values: npt.ArrayLike) -> npt.NDArray[np.float64]:
         return np.asarray(np.interp(np.asarray(values, dtype=np.float64), knots_x, knots_y))
