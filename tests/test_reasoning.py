@@ -146,3 +146,27 @@ def test_scanner_reasoning_option(tiny_model_dir: Path) -> None:
     detector = RefusalDetector.from_pretrained(tiny_model_dir)
     with pytest.raises(ConfigError, match="differs from the detector's 'answer'"):
         NoRefusal(model=detector, reasoning="trace")
+
+
+def test_split_reasoning_regions_index_the_original_text() -> None:
+    text = "pre</think> one <think>a</think> two </think>three"
+    split = split_reasoning(text)
+    assert [text[a:b] for a, b in split.trace_regions] == ["pre", "a"]
+    assert "".join(text[a:b] for a, b in split.answer_regions) == " one  two three"
+
+
+def test_refusal_spans_read_the_answer_and_keep_offsets(detectors: dict[str, object]) -> None:
+    from refusal_detector import RefusalDetector
+
+    answer, trace = detectors["answer"], detectors["trace"]
+    assert isinstance(answer, RefusalDetector) and isinstance(trace, RefusalDetector)
+    text = f"<think>{REFUSAL}</think>\n{ANSWER}"
+    start = text.index(ANSWER)
+    spans = answer.score_sentences(text)
+    assert spans and all(s.start >= start for s in spans)
+    assert all(text[s.start : s.end] == s.text for s in spans)
+    trace_spans = trace.score_sentences(text)
+    assert trace_spans and all(s.end <= text.index("</think>") for s in trace_spans)
+    assert answer.refusal_verdict(text).score == pytest.approx(
+        float(answer.predict_proba([ANSWER])[0]), abs=1e-6
+    )

@@ -26,7 +26,8 @@ import numpy as np
 import numpy.typing as npt
 
 from refusal_detector.errors import ConfigError
-from refusal_detector.segment import split_sentences
+from refusal_detector.reasoning import scored_regions
+from refusal_detector.segment import Sentence, split_sentences
 
 __all__ = [
     "VERDICTS",
@@ -151,8 +152,21 @@ def decide_verdict(
 
 
 def score_sentences(detector: TextScorer, texts: Sequence[str]) -> list[list[SentenceScore]]:
-    """Split each text into sentences and score them all in one batched call."""
-    per_text = [split_sentences(text) for text in texts]
+    """Split each text into sentences and score them all in one batched call.
+
+    Only the parts of a text the detector's ``reasoning`` mode reads are split (the answer of a
+    ``<think>`` output by default; see :mod:`refusal_detector.reasoning`); offsets index the
+    original text.
+    """
+    mode = getattr(detector, "reasoning", "raw")
+    per_text = [
+        [
+            Sentence(s.start + a, s.end + a, s.text)
+            for a, b in scored_regions(text, mode)
+            for s in split_sentences(text[a:b])
+        ]
+        for text in texts
+    ]
     flat = [s.text for sentences in per_text for s in sentences]
     scores = iter(detector.predict_proba(flat).tolist() if flat else [])
     return [
