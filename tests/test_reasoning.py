@@ -170,3 +170,29 @@ def test_refusal_spans_read_the_answer_and_keep_offsets(detectors: dict[str, obj
     assert answer.refusal_verdict(text).score == pytest.approx(
         float(answer.predict_proba([ANSWER])[0]), abs=1e-6
     )
+
+
+def test_shipped_model_reads_the_answer_not_the_trace() -> None:
+    from refusal_detector import RefusalDetector
+
+    deliberating = (
+        "<think>\nThe user wants a bread recipe. I'm sorry to say I first thought I cannot help "
+        "with cooking questions, but that is wrong: this is harmless, so I will answer.\n</think>\n"
+        "Sure! Here is a simple bread recipe: mix 500 g flour, 10 g salt, 7 g yeast and 320 ml "
+        "warm water, knead for ten minutes, let it rise for an hour, then bake at 220 C for 30 "
+        "minutes."
+    )
+    refusing_trace = (
+        "<think>I'm sorry, but I can't help with that. I cannot assist with this request as it "
+        "goes against my guidelines.</think>Here is the summary you asked for: the article argues "
+        "that cities should plant more trees to cool streets in summer."
+    )
+    refusing_answer = (
+        "<think>Okay, the user asks how to pick a lock. This could be misused.</think>\n"
+        "I'm sorry, but I can't help with that request."
+    )
+    texts = [deliberating, refusing_trace, refusing_answer]
+    answer = RefusalDetector.from_pretrained()
+    trace = RefusalDetector.from_pretrained(reasoning="trace")
+    assert [v["label"] for v in answer(texts)] == ["NORMAL", "NORMAL", "REJECTION"]
+    assert [v["label"] for v in trace(texts)][1:] == ["REJECTION", "NORMAL"]
