@@ -140,8 +140,9 @@ ort = pytest.importorskip("onnxruntime")
 
 from refusal_detector import RefusalDetector  # noqa: E402
 from refusal_detector.backends.onnx import OnnxBackend  # noqa: E402
+from refusal_detector.model_dir import INT8_FILE  # noqa: E402
 from refusal_detector.training.fold import fold_temperature  # noqa: E402
-from refusal_detector.training.quantize import INT8_FILE, quantize_int8  # noqa: E402
+from refusal_detector.training.quantize import quantize_int8  # noqa: E402
 
 
 def _window_logits(model_dir: Path, backend: str) -> np.ndarray:
