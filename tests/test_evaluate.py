@@ -74,3 +74,17 @@ def test_markdown_and_files(report, tmp_path: Path) -> None:  # type: ignore[no-
 def test_scores_must_align_with_examples() -> None:
     with pytest.raises(ValueError, match="one score per example"):
         evaluate_scores(EXAMPLES, [0.5])
+
+
+def test_calibration_is_reported_and_drawn(report, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # scores 0.95, 0.2, 0.1, 0.05, 0.02, 0.7 against labels 1, 1, 0, 0, 0, 0; 15 equal-width bins:
+    # each row is alone in its bin except 0.02 and 0.05 (bin 0): |0.035 - 0| * 2/6 + ...
+    expected = (0.05 + 0.8 + 0.1 + 2 * 0.035 + 0.7) / 6
+    assert report.calibration.ece == pytest.approx(expected)
+    assert report.calibration.bins == 15
+    assert "## Calibration" in render_markdown(report)
+    write_report(report, EXAMPLES, [0.95, 0.2, 0.1, 0.05, 0.02, 0.7], tmp_path)
+    data = json.loads((tmp_path / "report.json").read_text())
+    assert data["calibration"]["ece"] == pytest.approx(expected)
+    assert set(data["calibration"]) >= {"ece", "ece_adaptive", "brier", "nll"}
+    assert (tmp_path / "reliability.png").stat().st_size > 1000
