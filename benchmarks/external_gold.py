@@ -59,14 +59,10 @@ def model_threshold(detector: Any, requested: str) -> tuple[float, str]:
     """The threshold to score at: a number, or ``auto`` (the model's calibrated one, else 0.5)."""
     if requested != "auto":
         return float(requested), "given"
-    value = getattr(detector, "threshold", None)
-    if isinstance(value, float):
-        return value, "model (calibrated)"
-    path = Path(detector.model_dir) / "calibration.json"
-    if path.exists():
-        entry = json.loads(path.read_text(encoding="utf-8")).get("threshold")
-        if isinstance(entry, dict) and isinstance(entry.get("value"), float):
-            return float(entry["value"]), "model (calibration.json)"
+    # detector.threshold raises when there is none; the record says None instead.
+    value = detector.calibration.threshold
+    if value is not None:
+        return float(value), "model (calibration.json)"
     return 0.5, "default 0.5 (model has no calibrated threshold)"
 
 
