@@ -156,6 +156,32 @@ def test_explain_matches_refusal_verdict(url: str, detector: RefusalDetector) ->
         assert text[span["start"] : span["end"]] == span["text"]
 
 
+REASONING = [
+    "<think>sorry i can't help with that request</think>sure here is a recipe for pancakes",
+    "<think>sure here is a recipe for pancakes</think>sorry i can't help with that request",
+    "<think>sorry i can't help with that request",  # all trace: blank in answer mode
+]
+
+
+def test_reasoning_outputs_are_read_as_the_library_reads_them(
+    url: str, detector: RefusalDetector
+) -> None:
+    scanner = NoRefusal(model=detector)
+    for output in REASONING:
+        status, body, _ = call(url, "/scan/output", {"prompt": "q", "output": output})
+        assert status == 200
+        _, is_valid, risk = scanner.scan("q", output)
+        assert body == {"is_valid": is_valid, "scanners": {"NoRefusal": risk}}, output
+        status, body, _ = call(url, "/v1/explain", {"text": output, "prompt": "q"})
+        assert status == 200
+        sentences = detector.score_sentences(output)
+        assert [(s["start"], s["end"]) for s in body["sentences"]] == [
+            (s.start, s.end) for s in sentences
+        ]
+        assert all(s["start"] > output.index("</think>") for s in body["sentences"][:1])
+    assert scanner.scan("q", REASONING[2])[1:] == (True, -1.0)
+
+
 def test_metrics_report_routes_batches_and_rejection_rate(url: str) -> None:
     call(url, "/v1/classify", {"texts": ["a", "b", "c"], "threshold": 0.0})
     call(url, "/v1/classify", {"texts": "bad"})
