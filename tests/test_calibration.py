@@ -173,7 +173,16 @@ def full_export(tiny_model_factory: Callable[..., Path]) -> Path:
     return model_dir
 
 
+def _ops(path: Path) -> set[str]:
+    import onnx
+
+    return {node.op_type for node in onnx.load(str(path)).graph.node}
+
+
 def test_folding_divides_the_logits_of_every_consumer_by_t(full_export: Path) -> None:
+    # export writes the fused graph (one Attention per layer; QAttention once quantised).
+    assert "Attention" in _ops(full_export / "onnx" / "model.onnx")
+    assert "QAttention" in _ops(full_export / INT8_FILE)
     t = 1.7
     before = {
         "torch": _window_logits(full_export, "torch"),
@@ -205,6 +214,23 @@ def test_folding_divides_the_logits_of_every_consumer_by_t(full_export: Path) ->
     np.testing.assert_allclose(torch_probs, detector.predict_proba(TEXTS), atol=1e-4)
     np.testing.assert_allclose(_pipeline_scores(full_export), torch_probs, atol=1e-5)
     assert read_calibration(full_export).temperature == t
+
+
+def test_folding_an_unfused_export_and_its_int8(
+    tiny_model_factory: Callable[..., Path],
+) -> None:
+    from refusal_detector.training.export import export_onnx
+
+    model_dir = tiny_model_factory(seed=5, onnx=False)
+    export_onnx(model_dir, fuse=False)
+    quantize_int8(model_dir / "onnx" / "model.onnx", model_dir / INT8_FILE)
+    assert "Attention" not in _ops(model_dir / "onnx" / "model.onnx")
+    before = {"onnx": _window_logits(model_dir, "onnx"), "int8": _int8_logits(model_dir)}
+    result = fold_temperature(model_dir, 0.6)
+    assert set(result.files) == {"model.safetensors", "onnx/model.onnx", INT8_FILE}
+    after = {"onnx": _window_logits(model_dir, "onnx"), "int8": _int8_logits(model_dir)}
+    for kind in before:
+        np.testing.assert_allclose(after[kind], before[kind] / 0.6, atol=1e-5, err_msg=kind)
 
 
 def test_folding_twice_is_refused_and_changes_nothing(full_export: Path) -> None:

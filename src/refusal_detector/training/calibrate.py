@@ -159,16 +159,9 @@ class ThresholdChoice:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict for ``calibration.json`` (without the threshold value itself)."""
-        m = self.metrics
-        return {
-            "target": self.target,
-            "target_value": self.target_value,
-            "n": m.n,
-            "refusals": m.refusals,
-            "precision": m.precision,
-            "recall": m.recall,
-            "f1": m.f1,
-        }
+        m = self.metrics.as_dict()
+        kept = {key: m[key] for key in ("n", "refusals", "precision", "recall", "f1")}
+        return {"target": self.target, "target_value": self.target_value, **kept}
 
 
 def select_threshold(

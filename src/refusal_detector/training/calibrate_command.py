@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from refusal_detector.cli_options import (
     add_command,
@@ -87,17 +88,12 @@ def _calibrate(args: argparse.Namespace) -> int:
     from refusal_detector.io.files import ProgressBar
     from refusal_detector.training.calibrate import calibrate_model
 
+    options = {name: getattr(args, name) for name in _OPTIONS}
     with ProgressBar(enabled=progress_enabled(args), desc="scoring", unit="text") as bar:
-        result = calibrate_model(
-            args.model,
-            args.data,
-            split=args.split,
-            temperature=args.temperature,
-            target_precision=args.target_precision,
-            target_recall=args.target_recall,
-            backend=args.backend,
-            batch_size=args.batch_size,
-            progress=bar.update_to,
-        )
-    print(json.dumps(result.to_json(), indent=2))  # noqa: T201
+        result = calibrate_model(args.model, args.data, progress=bar.update_to, **options)
+    sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
     return 0
+
+
+_OPTIONS = ("split", "temperature", "target_precision", "target_recall", "backend", "batch_size")
+"""The options passed to ``calibrate_model`` under their own names."""

@@ -9,7 +9,9 @@ step (the torch and ONNX backends, ``transformers.pipeline(dir)``, optimum, LLM 
   ``<prefix>.bias`` (num_labels), e.g. ``classifier`` (BERT, DistilBERT) or
   ``classifier.out_proj`` (RoBERTa); the dtype is kept (float16 stays float16).
 - each ``onnx/*.onnx``: the nodes that make ``logits`` are followed back to the head's
-  initializers. fp32 exports end in ``Gemm(x, W, b)`` (or ``MatMul`` + ``Add``); int8 dynamic
+  initializers. fp32 exports, the fused graph that ``export`` writes (``Attention``,
+  ``SkipLayerNormalization``, ...) as well as an unfused one, end in ``Gemm(x, W, b)`` (or
+  ``MatMul`` + ``Add``); int8 dynamic
   quantisation leaves ``Add(Mul(Cast(MatMulInteger(...)), Mul(x_scale, W_scale)), b)``, where the
   int8 weights stay as they are and the float weight scale and the bias are divided by T.
 
@@ -40,9 +42,7 @@ from refusal_detector.model_dir import (
     ONNX_SUBDIR,
     SAFETENSORS_FILE,
     check_model_dir,
-    model_max_length,
     read_config,
-    read_tokenizer_config,
 )
 
 __all__ = ["FoldResult", "fold_onnx_head", "fold_temperature", "safetensors_head"]
@@ -233,6 +233,7 @@ def _check_scaled(
 def _check_batch(model_dir: Path) -> dict[str, npt.NDArray[np.int64]]:
     from transformers import AutoTokenizer
 
+    from refusal_detector.model_dir import model_max_length, read_tokenizer_config
     from refusal_detector.training.export import parity_batch
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
