@@ -370,7 +370,7 @@ def test_calibrate_folds_t_and_writes_a_threshold_that_auto_uses(
 
 
 def test_threshold_auto_without_a_calibrated_threshold_is_a_clear_error(
-    tiny_model_dir: Path, capsys: pytest.CaptureFixture[str]
+    tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from refusal_detector.cli import main
 
@@ -381,3 +381,10 @@ def test_threshold_auto_without_a_calibrated_threshold_is_a_clear_error(
         detector(["hello"], threshold="best")
     assert main(["classify", "--model", str(tiny_model_dir), "--threshold", "auto", "hi"]) == 2
     assert "no calibrated threshold" in capsys.readouterr().err
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text(json.dumps({"text": "hi", "model": "a"}) + "\n", encoding="utf-8")
+    report = ["report", "--model", str(tiny_model_dir), "--input", str(rows), "--group-by"]
+    out = tmp_path / "report.html"
+    assert main([*report, "model", "--out", str(out), "--threshold", "auto"]) == 2
+    assert "no calibrated threshold" in capsys.readouterr().err
+    assert not out.exists()

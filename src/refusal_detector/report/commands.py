@@ -12,6 +12,7 @@ from refusal_detector.cli_options import (
     add_command,
     add_out,
     add_quiet,
+    add_reasoning,
     add_threshold,
     model_parent,
     progress_enabled,
@@ -67,7 +68,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     report.add_argument(
         "--prefix", default="", help="prefix of a scored file's label/score/error columns"
     )
-    add_threshold(report)
+    add_threshold(report, auto=True)
+    add_reasoning(report)
     add_quiet(report)
     report.set_defaults(handler=_report)
 
@@ -81,14 +83,14 @@ def _report(args: argparse.Namespace) -> int:
     if not group_by:
         raise ConfigError("--group-by needs at least one column name")
     detector = RefusalDetector.from_pretrained(
-        args.model, backend=args.backend, batch_size=args.batch_size
+        args.model, backend=args.backend, batch_size=args.batch_size, reasoning=args.reasoning
     )
     report = build_report(
         args.input,
         group_by,
         detector=detector,
         text_field=args.text_field,
-        threshold=args.threshold,
+        threshold=detector.resolve_threshold(args.threshold),
         prefix=args.prefix,
         compare=args.compare,
         progress=progress_enabled(args),
