@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -315,7 +315,7 @@ def calibrate_model(
     labels = np.fromiter((e.label for e in examples), dtype=np.int64, count=len(examples))
     detector = RefusalDetector.from_pretrained(model_dir, backend=backend, batch_size=batch_size)
     margins, scores = score_margins(detector, examples, progress=progress)
-    before = calibration_metrics(labels, scores).as_dict()
+    before = asdict(calibration_metrics(labels, scores))
     fitted: float | None = None
     after: dict[str, Any] | None = None
     out_of_fold: dict[str, Any] | None = None
@@ -337,7 +337,7 @@ def calibrate_model(
             model_dir, backend=detector.backend_name, batch_size=batch_size
         )
         margins, scores = score_margins(detector, examples, progress=progress)
-        after = calibration_metrics(labels, scores).as_dict()
+        after = asdict(calibration_metrics(labels, scores))
         record = read_calibration(model_dir)
         write_calibration(
             model_dir,

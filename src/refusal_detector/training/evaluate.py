@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +79,7 @@ class EvaluationReport:
             },
             "sweep": [{"threshold": t, **m.as_dict()} for t, m in self.sweep],
             "best_threshold": self.best_threshold,
-            "calibration": None if self.calibration is None else self.calibration.as_dict(),
+            "calibration": None if self.calibration is None else asdict(self.calibration),
         }
 
 

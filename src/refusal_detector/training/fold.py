@@ -42,7 +42,6 @@ from refusal_detector.model_dir import (
     ONNX_SUBDIR,
     SAFETENSORS_FILE,
     check_model_dir,
-    read_config,
 )
 
 __all__ = ["FoldResult", "fold_onnx_head", "fold_temperature", "safetensors_head"]
@@ -97,16 +96,16 @@ def fold_temperature(
             "already folded into this model's weights; folding again would apply it twice. "
             "To choose a threshold only, run refusal-detector calibrate with --no-temperature"
         )
-    read_config(model_dir)
     weights = model_dir / SAFETENSORS_FILE
     onnx_files = sorted((model_dir / ONNX_SUBDIR).glob("*.onnx"))
     if not weights.is_file() and not onnx_files:
         raise ModelLoadError(f"{model_dir}: no {SAFETENSORS_FILE} and no {ONNX_SUBDIR}/*.onnx")
+    # config.json and the weights the directory is loaded from must be sound before any is changed.
+    check_model_dir(model_dir, backend="torch" if weights.is_file() else "onnx")
     staged: list[tuple[Path, Path]] = []
     diffs: dict[str, float] = {}
     try:
         if weights.is_file():
-            check_model_dir(model_dir, backend="torch")
             tmp = _temp_beside(weights)
             staged.append((tmp, weights))
             diffs[SAFETENSORS_FILE] = _fold_safetensors(model_dir, tmp, temperature, atol=atol)
@@ -233,7 +232,7 @@ def _check_scaled(
 def _check_batch(model_dir: Path) -> dict[str, npt.NDArray[np.int64]]:
     from transformers import AutoTokenizer
 
-    from refusal_detector.model_dir import model_max_length, read_tokenizer_config
+    from refusal_detector.model_dir import model_max_length, read_config, read_tokenizer_config
     from refusal_detector.training.export import parity_batch
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)

@@ -248,10 +248,6 @@ class CalibrationMetrics:
     brier: float
     nll: float
 
-    def as_dict(self) -> dict[str, Any]:
-        """Plain dict (JSON-ready)."""
-        return asdict(self)
-
 
 def calibration_metrics(
     y_true: npt.ArrayLike, scores: npt.ArrayLike, *, bins: int = ECE_BINS
