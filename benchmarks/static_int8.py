@@ -52,23 +52,32 @@ from long_outputs import PARAGRAPHS  # noqa: E402
 SHORT = "I'm sorry, but I can't help with that request."
 
 
+def _widen(batch: dict[str, Any], detector: RefusalDetector) -> dict[str, Any]:
+    """``batch`` padded on the right to ``detector.max_length`` columns (pad id, mask 0)."""
+    extra = detector.max_length - batch["input_ids"].shape[1]
+    fill = {"input_ids": detector.pad_id, "attention_mask": 0, "token_type_ids": 0}
+    return {k: np.pad(v, ((0, 0), (0, extra)), constant_values=fill[k]) for k, v in batch.items()}
+
+
 class _Reader:
     """``CalibrationDataReader`` over padded token batches of the detector's own tokenisation."""
 
     def __init__(self, detector: RefusalDetector, texts: Sequence[str], batch: int = 16) -> None:
         windows = [w for per in detector._windower.window_ids(list(texts)) for w in per]
         batches = [windows[i : i + batch] for i in range(0, len(windows), batch)]
-        self._feeds: Iterator[dict[str, Any]] = iter(
-            detector._pad(b, np.fromiter(map(len, b), dtype=np.int64)) for b in batches
+        # Every batch padded to the full window: the percentile calibrator stacks activations
+        # across batches, so their shapes must agree.
+        self._feeds: Iterator[dict[str, Any]] = (
+            _widen(detector._pad(b, np.fromiter(map(len, b), dtype=np.int64)), detector)
+            for b in batches
+            if len(b) == batch
         )
 
     def get_next(self) -> dict[str, Any] | None:
         return next(self._feeds, None)
 
 
-def quantize_static_int8(
-    fp32: Path, out: Path, reader: _Reader, *, fmt: str, method: str
-) -> Path:
+def quantize_static_int8(fp32: Path, out: Path, reader: _Reader, *, fmt: str, method: str) -> Path:
     """One static int8 variant of ``fp32`` at ``out``."""
     from onnxruntime.quantization import (
         CalibrationMethod,
@@ -130,7 +139,9 @@ def speed(detector: RefusalDetector, path: Path, repeats: int) -> dict[str, floa
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, default=None, help="torch model dir (default: shipped)")
+    parser.add_argument(
+        "--model", type=Path, default=None, help="torch model dir (default shipped)"
+    )
     parser.add_argument("--data", type=Path, required=True, help="corpus dir (train + validation)")
     parser.add_argument("--calib", type=int, default=256, help="calibration texts (train split)")
     parser.add_argument("--n", type=int, default=2000, help="validation rows for the quality check")
@@ -148,7 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         unfused.rename(plain)
         fp32 = export_onnx(work)  # fused: the reference and the dynamic variant's input
         detector = RefusalDetector.from_pretrained(work, backend="onnx")
-        calib = stratified_sample(load_examples(resolve_split(args.data, "train")), max_total=args.calib)
+        train = load_examples(resolve_split(args.data, "train"))
+        calib = stratified_sample(train, max_total=args.calib)
         examples = stratified_sample(
             load_examples(resolve_split(args.data, "validation")), max_total=args.n
         )
@@ -179,11 +191,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                     report.agreement >= args.min_agreement and report.f1_drop <= args.max_f1_drop
                 )
                 ok = "yes" if passed else "no"
-            rows.append((name, path.stat().st_size, quality, ok, speed(detector, path, args.repeats)))
+            timing = speed(detector, path, args.repeats)
+            rows.append((name, path.stat().st_size, quality, ok, timing))
         assert (work / ONNX_FILE).exists()
     print(f"model {source}; quality on {len(examples)} validation rows of {args.data}; ")
     print(f"bounds: agreement >= {args.min_agreement}, F1 drop <= {args.max_f1_drop}\n")
-    print("| variant | MB | agreement | F1 drop | passes | short rows/s | ~400-token rows/s | p50 ms |")
+    print(
+        "| variant | MB | agreement | F1 drop | passes | short rows/s | ~400 tok rows/s | p50 ms |"
+    )
     print("|---|---:|---:|---:|---|---:|---:|---:|")
     for name, size, q, ok, s in rows:
         print(
