@@ -22,6 +22,7 @@ import argparse
 import importlib
 import json
 import logging
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -109,9 +110,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         required=True,
         metavar="IN",
-        help="input file (.jsonl/.ndjson, .csv or .parquet)",
+        help="input file (.jsonl/.ndjson, .csv or .parquet); with --engine ray also a glob, "
+        "directory or URI",
     )
-    add_out(predict, metavar="OUT", help="output file (.jsonl, .csv or .parquet)")
+    add_out(
+        predict,
+        metavar="OUT",
+        help="output file (.jsonl, .csv or .parquet); with --engine ray a directory",
+    )
     predict.add_argument("--text-field", default="text", help="column holding the text")
     add_threshold(predict, auto=True)
     add_max_chars(predict)
@@ -134,6 +140,39 @@ def build_parser() -> argparse.ArgumentParser:
         help="continue an interrupted run with the same arguments instead of starting over",
     )
     add_quiet(predict)
+    scale = predict.add_argument_group(
+        "Ray Data engine (--engine ray; pip install 'refusal-detector[ray]')",
+        "IN may be a glob or directory and OUT is a directory of Parquet or JSONL files.",
+    )
+    scale.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local: this process, resumable; ray: an actor pool on a Ray cluster",
+    )
+    scale.add_argument(
+        "--num-workers",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="detector actors, each with one CPU",
+    )
+    scale.add_argument(
+        "--address",
+        default=None,
+        metavar="ADDR",
+        help="Ray cluster to join, e.g. ray://head:10001 or auto (default: $RAY_ADDRESS, "
+        "else a local Ray on this machine)",
+    )
+    scale.add_argument(
+        "--format",
+        choices=("parquet", "jsonl"),
+        default="parquet",
+        help="output file format",
+    )
+    scale.add_argument(
+        "--overwrite", action="store_true", help="empty a non-empty output directory first"
+    )
     predict.set_defaults(handler=_predict)
 
     info = add_command(
@@ -211,6 +250,8 @@ def _stdin_lines() -> list[str]:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    if args.engine == "ray":
+        return _predict_ray(args)
     from refusal_detector.io import predict_file
 
     detector = _load(args)
@@ -224,6 +265,35 @@ def _predict(args: argparse.Namespace) -> int:
         field_prefix=args.prefix,
         resume=args.resume,
         progress=progress_enabled(args),
+    )
+    print(summary.describe(), file=sys.stderr)  # noqa: T201
+    return EXIT_ROW_ERRORS if summary.errors else EXIT_OK
+
+
+def _predict_ray(args: argparse.Namespace) -> int:
+    if args.resume:
+        raise ConfigError("--resume is for the local engine; with --engine ray use --overwrite")
+    if args.backend == "torch":
+        raise ConfigError("--engine ray runs the ONNX model; drop --backend torch")
+    from refusal_detector.scale import connect, predict_ray
+
+    address = args.address or os.environ.get("RAY_ADDRESS") or None
+    connect(address)
+    summary = predict_ray(
+        str(args.input),
+        args.out,
+        model=args.model,
+        fmt=args.format,
+        text_field=args.text_field,
+        threshold=args.threshold,
+        prefix=args.prefix,
+        num_workers=args.num_workers,
+        chunk_rows=args.chunk_size,
+        batch_size=args.batch_size,
+        max_chars=args.max_chars,
+        overwrite=args.overwrite,
+        progress=progress_enabled(args),
+        strict_cpus=address is None,
     )
     print(summary.describe(), file=sys.stderr)  # noqa: T201
     return EXIT_ROW_ERRORS if summary.errors else EXIT_OK

@@ -163,6 +163,7 @@ class RefusalDetector:
         reduction: str = "max",
         max_chars: int | None = DEFAULT_MAX_CHARS,
         reasoning: str = "answer",
+        num_threads: int | None = None,
     ) -> RefusalDetector:
         """Load a model directory; ``path=None`` loads the shipped default model.
 
@@ -183,12 +184,15 @@ class RefusalDetector:
                 reads every character. See docs/reliability.md.
             reasoning: what of a ``<think>...</think>`` output is scored: "answer" (default),
                 "trace", "both" or "raw" (see :mod:`refusal_detector.reasoning`).
+            num_threads: ONNX Runtime intra-op threads (onnx backend only; default: one per
+                physical core). Set 1 when several processes share the cores.
 
         Raises:
             ModelLoadError: the directory is missing, incomplete or corrupt (names the file).
             BackendUnavailableError: the backend's dependencies are not installed.
             ConfigError: batch_size, max_length, window_stride, window_align, reduction,
-                max_chars or reasoning out of range.
+                max_chars, reasoning or num_threads out of range, or num_threads with the torch
+                backend.
         """
         if path is None:
             model_dir = default_model_dir()
@@ -218,7 +222,9 @@ class RefusalDetector:
         tokenizer.enable_truncation(max_length)
         pad_id = pad_token_id(config, tokenizer_config, tokenizer.get_vocab())
         calibration = read_calibration(model_dir)
-        loaded = load_backend(kind, model_dir)
+        if num_threads is not None and num_threads < 1:
+            raise ConfigError(f"num_threads must be >= 1, got {num_threads}")
+        loaded = load_backend(kind, model_dir, num_threads=num_threads)
         logger.info("loaded %s with the %s backend", model_dir, kind)
         return cls(
             model_dir=model_dir,

@@ -55,8 +55,10 @@ def resolve_backend_kind(kind: str, model_dir: Path) -> str:
     return "torch"
 
 
-def load_backend(kind: str, model_dir: Path) -> Backend:
+def load_backend(kind: str, model_dir: Path, *, num_threads: int | None = None) -> Backend:
     """Load the "onnx" or "torch" backend for ``model_dir`` (already validated by the caller).
+
+    ``num_threads`` (ONNX Runtime intra-op threads) applies to the onnx backend only.
 
     Raises:
         BackendUnavailableError: the backend's dependencies are not installed.
@@ -69,8 +71,12 @@ def load_backend(kind: str, model_dir: Path) -> Backend:
             )
         from refusal_detector.backends.onnx import OnnxBackend
 
-        return OnnxBackend(model_dir / ONNX_FILE)
+        return OnnxBackend(model_dir / ONNX_FILE, num_threads=num_threads)
     if kind == "torch":
+        if num_threads is not None:
+            raise ConfigError(
+                "num_threads applies to the onnx backend only; for torch call torch.set_num_threads"
+            )
         missing = [m for m in ("torch", "transformers", "safetensors") if not _importable(m)]
         if missing:
             raise BackendUnavailableError(

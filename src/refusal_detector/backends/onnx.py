@@ -21,11 +21,23 @@ _TOKEN_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 class OnnxBackend:
-    """Run ``model.onnx`` on the CPU execution provider (or the ``providers`` given)."""
+    """Run ``model.onnx`` on the CPU execution provider (or the ``providers`` given).
 
-    def __init__(self, model_path: Path, *, providers: list[str] | None = None) -> None:
+    ``num_threads`` sets ONNX Runtime's intra-op threads (default: one per physical core), e.g. 1
+    per process when several processes share a machine, as Ray actors do.
+    """
+
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        providers: list[str] | None = None,
+        num_threads: int | None = None,
+    ) -> None:
         options = ort.SessionOptions()
         options.log_severity_level = 3  # onnxruntime warnings go to stderr unasked otherwise
+        if num_threads is not None:
+            options.intra_op_num_threads = num_threads
         try:
             self.session = ort.InferenceSession(
                 str(model_path),

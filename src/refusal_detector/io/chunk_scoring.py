@@ -17,7 +17,7 @@ from refusal_detector.errors import DataError
 from refusal_detector.io.formats import Row
 from refusal_detector.labels import NORMAL, REJECTION
 
-__all__ = ["AddedFields", "score_chunk"]
+__all__ = ["AddedFields", "check_added_fields", "score_chunk", "text_error"]
 
 # Rows are scored (and the progress bar moves) in groups of at most this many rows or characters
 # read, so a chunk of a few huge texts still shows progress every few seconds.
@@ -67,13 +67,7 @@ def score_chunk(
     ``sparse`` leaves out added fields that are None (for JSONL); ``on_scored(n)`` is called as
     each group of ``n`` rows is done.
     """
-    for row in chunk:
-        clash = [name for name in added.names if name in row.fields]
-        if clash:
-            raise DataError(
-                f"{row.where}: the input already has field(s) {', '.join(clash)}, which predict "
-                "adds; pass --prefix pred_ to name them differently"
-            )
+    check_added_fields(chunk, added)
     out: list[dict[str, Any]] = []
     for group in _groups(chunk, text_field, detector.max_chars):
         out.extend(_score_group(detector, group, text_field, threshold, added, sparse=sparse))
@@ -81,6 +75,17 @@ def score_chunk(
     errors = sum(row[added.error] is not None for row in out if added.error in row)
     warnings = sum(row[added.warning] is not None for row in out if added.warning in row)
     return out, errors, warnings
+
+
+def check_added_fields(chunk: list[Row], added: AddedFields) -> None:
+    """DataError naming the first row that already has a field predict adds."""
+    for row in chunk:
+        clash = [name for name in added.names if name in row.fields]
+        if clash:
+            raise DataError(
+                f"{row.where}: the input already has field(s) {', '.join(clash)}, which predict "
+                "adds; pass --prefix pred_ to name them differently"
+            )
 
 
 def _groups(chunk: list[Row], text_field: str, max_chars: int | None) -> Iterator[list[Row]]:
@@ -107,7 +112,7 @@ def _score_group(
     *,
     sparse: bool,
 ) -> list[dict[str, Any]]:
-    errors = [row.error or _text_error(row, text_field) for row in group]
+    errors = [row.error or text_error(row, text_field) for row in group]
     good = [row for row, error in zip(group, errors, strict=True) if error is None]
     read = detector.prepare_texts([row.fields[text_field] for row in good])
     scores = iter(detector.predict_proba([p.text for p in read]).tolist() if read else [])
@@ -131,7 +136,8 @@ def _score_group(
     return out
 
 
-def _text_error(row: Row, text_field: str) -> str | None:
+def text_error(row: Row, text_field: str) -> str | None:
+    """Why ``row`` cannot be scored (its text missing, null or not a string), or None."""
     if text_field not in row.fields:
         return f"{row.where}: missing field {text_field!r}"
     value = row.fields[text_field]

@@ -18,7 +18,7 @@ import io
 import json
 import math
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -28,11 +28,15 @@ from refusal_detector.io.arrow import pa, pq  # pyarrow on first use: the [parqu
 from refusal_detector.text_input import describe_replaced, replace_unencodable
 
 __all__ = [
+    "CSV_ENCODING",
     "FORMATS",
     "Row",
     "count_rows",
     "file_format",
     "input_columns",
+    "iter_csv_rows",
+    "iter_jsonl_rows",
+    "iter_parquet_rows",
     "merge_parts",
     "read_rows",
     "write_part",
@@ -41,7 +45,7 @@ __all__ = [
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 
 # Spreadsheet exports often start with a byte-order mark; it must not become part of a column name.
-_CSV_ENCODING = "utf-8-sig"
+CSV_ENCODING = "utf-8-sig"
 # Line breaks to str.splitlines() and to JavaScript that json.dumps(ensure_ascii=False) leaves raw
 # (it escapes every other control character): escaped, a JSONL line is one line to every reader.
 _LINE_BREAKS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"})
@@ -79,7 +83,7 @@ def input_columns(path: Path) -> list[str] | None:
     if fmt == "parquet":
         return list(_parquet_file(path).schema_arrow.names)
     if fmt == "csv":
-        with path.open(encoding=_CSV_ENCODING, errors="surrogateescape", newline="") as f:
+        with path.open(encoding=CSV_ENCODING, errors="surrogateescape", newline="") as f:
             header = next(csv.reader(f), None)
         if header is None:
             raise DataError(f"{path}: empty CSV file; expected a header line")
@@ -105,7 +109,7 @@ def count_rows(path: Path) -> int:
     if fmt == "jsonl":
         with path.open("rb") as f:
             return sum(1 for line in f if line.strip())
-    with path.open(encoding=_CSV_ENCODING, errors="replace", newline="") as f:
+    with path.open(encoding=CSV_ENCODING, errors="replace", newline="") as f:
         return max(0, sum(1 for _ in csv.reader(f)) - 1)
 
 
@@ -155,49 +159,66 @@ def _clean_fields(fields: dict[str, Any], where: str) -> tuple[dict[str, Any], s
 
 def _read_jsonl(path: Path, skip: int) -> Iterator[Row]:
     with path.open("rb") as f:
-        rows = 0
-        for number, raw in enumerate(f, start=1):
-            if not raw.strip():
-                continue
-            rows += 1
-            if rows <= skip:
-                continue
-            where = f"line {number}"
-            text, bad_utf8 = _decode(raw)
-            try:
-                value = json.loads(text)
-            except (json.JSONDecodeError, RecursionError) as exc:
-                if isinstance(exc, RecursionError):
-                    reason = "not valid JSON (nested too deeply)"
-                else:
-                    reason = f"not valid JSON ({exc.msg} at column {exc.colno})"
-                yield Row({}, where, f"{where}: {bad_utf8 or reason}")
-                continue
-            if not isinstance(value, dict):
-                kind = type(value).__name__
-                yield Row({}, where, f"{where}: expected a JSON object, found {kind}")
-                continue
-            fields, warning = _clean_fields(value, where)
-            yield Row(fields, where, warning=warning)
+        yield from iter_jsonl_rows(f, skip=skip)
+
+
+def iter_jsonl_rows(lines: Iterable[bytes], *, skip: int = 0, where: str = "") -> Iterator[Row]:
+    """Parse JSONL lines (bytes, e.g. a binary file) into rows; ``where`` prefixes ``line N``.
+
+    A line that is not valid JSON or not an object becomes a row with no fields and an error.
+    """
+    rows = 0
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        rows += 1
+        if rows <= skip:
+            continue
+        place = f"{where}line {number}"
+        text, bad_utf8 = _decode(raw)
+        try:
+            value = json.loads(text)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            if isinstance(exc, RecursionError):
+                reason = "not valid JSON (nested too deeply)"
+            else:
+                reason = f"not valid JSON ({exc.msg} at column {exc.colno})"
+            yield Row({}, place, f"{place}: {bad_utf8 or reason}")
+            continue
+        if not isinstance(value, dict):
+            kind = type(value).__name__
+            yield Row({}, place, f"{place}: expected a JSON object, found {kind}")
+            continue
+        fields, warning = _clean_fields(value, place)
+        yield Row(fields, place, warning=warning)
 
 
 def _read_csv(path: Path, skip: int) -> Iterator[Row]:
     # surrogateescape keeps undecodable bytes visible per row instead of failing the whole file.
-    with path.open(encoding=_CSV_ENCODING, errors="surrogateescape", newline="") as f:
-        reader = csv.reader(f)
-        header = next(reader, None)
-        if header is None:
-            return
-        for index, values in enumerate(reader):
-            if index < skip:
-                continue
-            where = f"row {index + 1}"
-            error = None
-            if len(values) > len(header):
-                error = f"{where}: {len(values)} fields but the header has {len(header)}"
-                values = values[: len(header)]
-            fields, warning = _clean_fields(dict(zip(header, values, strict=False)), where)
-            yield Row(fields, where, error, warning)
+    with path.open(encoding=CSV_ENCODING, errors="surrogateescape", newline="") as f:
+        yield from iter_csv_rows(f, skip=skip)
+
+
+def iter_csv_rows(text: Iterable[str], *, skip: int = 0, where: str = "") -> Iterator[Row]:
+    """Parse CSV (header first) from a text stream opened with ``errors="surrogateescape"``.
+
+    Every value is a string; a line with more fields than the header keeps the header's fields and
+    gets an error. ``where`` prefixes ``row N``.
+    """
+    reader = csv.reader(text)
+    header = next(reader, None)
+    if header is None:
+        return
+    for index, values in enumerate(reader):
+        if index < skip:
+            continue
+        place = f"{where}row {index + 1}"
+        error = None
+        if len(values) > len(header):
+            error = f"{place}: {len(values)} fields but the header has {len(header)}"
+            values = values[: len(header)]
+        fields, warning = _clean_fields(dict(zip(header, values, strict=False)), place)
+        yield Row(fields, place, error, warning)
 
 
 def _parquet_file(path: Path) -> pq.ParquetFile:
@@ -210,7 +231,11 @@ def _parquet_file(path: Path) -> pq.ParquetFile:
 
 
 def _read_parquet(path: Path, skip: int) -> Iterator[Row]:
-    parquet = _parquet_file(path)
+    return iter_parquet_rows(_parquet_file(path), skip=skip)
+
+
+def iter_parquet_rows(parquet: pq.ParquetFile, *, skip: int = 0, where: str = "") -> Iterator[Row]:
+    """Yield the rows of an open Parquet file after ``skip``; ``where`` prefixes ``row N``."""
     seen = 0
     # Small record batches keep memory bounded even when rows hold megabytes of text.
     for batch in parquet.iter_batches(batch_size=256):
@@ -219,9 +244,9 @@ def _read_parquet(path: Path, skip: int) -> Iterator[Row]:
             continue
         start = max(0, skip - seen)
         for offset, fields in enumerate(_batch_rows(batch.slice(start)), start=seen + start):
-            where = f"row {offset + 1}"
-            cleaned, warning = _clean_fields(fields, where)
-            yield Row(cleaned, where, warning=warning)
+            place = f"{where}row {offset + 1}"
+            cleaned, warning = _clean_fields(fields, place)
+            yield Row(cleaned, place, warning=warning)
         seen += batch.num_rows
 
 
