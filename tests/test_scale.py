@@ -264,7 +264,7 @@ def test_cli_glob_to_parquet_keeps_every_row_of_every_file(
 
     out = tmp_path / "scored"
     argv = ["predict", "-i", str(tmp_path / "runs/*.jsonl"), "-o", str(out), "--engine", "ray"]
-    code = main([*argv, "-m", str(tiny_model_dir), "--num-workers", "2", "-q"])
+    code = main([*argv, "--model", str(tiny_model_dir), "--num-workers", "2", "-q"])
 
     assert code == 1  # row 500 has a null text
     assert all(p.suffix == ".parquet" for p in out.iterdir())  # Parquet is the default format
@@ -291,7 +291,7 @@ def test_cli_joins_the_cluster_named_by_ray_address(
     env = {**os.environ, "RAY_ADDRESS": ray.get_runtime_context().gcs_address}
     argv = ["predict", "-i", str(source), "-o", str(out), "--engine", "ray", "--format", "jsonl"]
     result = subprocess.run(
-        [sys.executable, "-m", "refusal_detector", *argv, "-m", str(tiny_model_dir), "-q"],
+        [sys.executable, "-m", "refusal_detector", *argv, "--model", str(tiny_model_dir), "-q"],
         env=env,
         capture_output=True,
         text=True,

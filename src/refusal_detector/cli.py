@@ -27,7 +27,7 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from refusal_detector import __version__
 from refusal_detector.cli_options import (
@@ -46,6 +46,7 @@ from refusal_detector.errors import ConfigError, RefusalDetectorError
 
 if TYPE_CHECKING:
     from refusal_detector.detector import RefusalDetector
+    from refusal_detector.io import PredictSummary
 
 __all__ = ["COMMAND_MODULES", "build_parser", "main"]
 
@@ -144,32 +145,17 @@ def build_parser() -> argparse.ArgumentParser:
         "Ray Data engine (--engine ray; pip install 'refusal-detector[ray]')",
         "IN may be a glob or directory and OUT is a directory of Parquet or JSONL files.",
     )
-    scale.add_argument(
-        "--engine",
-        choices=("local", "ray"),
-        default="local",
-        help="local: this process, resumable; ray: an actor pool on a Ray cluster",
-    )
-    scale.add_argument(
-        "--num-workers",
-        type=positive_int,
-        default=1,
-        metavar="N",
-        help="detector actors, each with one CPU",
-    )
+    engines = "local: this process, resumable; ray: an actor pool on a Ray cluster"
+    _add_choice(scale, "--engine", ("local", "ray"), help=engines)
+    workers = "detector actors, one CPU each"
+    scale.add_argument("--num-workers", type=positive_int, default=1, metavar="N", help=workers)
     scale.add_argument(
         "--address",
-        default=None,
         metavar="ADDR",
         help="Ray cluster to join, e.g. ray://head:10001 or auto (default: $RAY_ADDRESS, "
         "else a local Ray on this machine)",
     )
-    scale.add_argument(
-        "--format",
-        choices=("parquet", "jsonl"),
-        default="parquet",
-        help="output file format",
-    )
+    _add_choice(scale, "--format", ("parquet", "jsonl"), help="output file format")
     scale.add_argument(
         "--overwrite", action="store_true", help="empty a non-empty output directory first"
     )
@@ -203,6 +189,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)  # noqa: T201
         return 130
+
+
+def _add_choice(
+    group: argparse._ArgumentGroup, flag: str, choices: tuple[str, ...], *, help: str
+) -> None:
+    """An option taking one of ``choices``, the first being the default."""
+    group.add_argument(flag, choices=choices, default=choices[0], help=help)
 
 
 def _load(args: argparse.Namespace) -> RefusalDetector:
@@ -250,53 +243,47 @@ def _stdin_lines() -> list[str]:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    # The options both engines take, under predict_file's names.
+    shared: dict[str, Any] = {
+        "text_field": args.text_field,
+        "threshold": args.threshold,
+        "chunk_rows": args.chunk_size,
+        "field_prefix": args.prefix,
+        "progress": progress_enabled(args),
+    }
     if args.engine == "ray":
-        return _predict_ray(args)
-    from refusal_detector.io import predict_file
+        summary = _predict_ray(args, shared)
+    else:
+        from refusal_detector.io import predict_file
 
-    detector = _load(args)
-    summary = predict_file(
-        detector,
-        args.input,
-        args.out,
-        text_field=args.text_field,
-        threshold=detector.resolve_threshold(args.threshold),
-        chunk_rows=args.chunk_size,
-        field_prefix=args.prefix,
-        resume=args.resume,
-        progress=progress_enabled(args),
-    )
+        detector = _load(args)
+        shared["threshold"] = detector.resolve_threshold(args.threshold)
+        summary = predict_file(detector, args.input, args.out, resume=args.resume, **shared)
     print(summary.describe(), file=sys.stderr)  # noqa: T201
     return EXIT_ROW_ERRORS if summary.errors else EXIT_OK
 
 
-def _predict_ray(args: argparse.Namespace) -> int:
+def _predict_ray(args: argparse.Namespace, shared: dict[str, Any]) -> PredictSummary:
     if args.resume:
         raise ConfigError("--resume is for the local engine; with --engine ray use --overwrite")
     if args.backend == "torch":
         raise ConfigError("--engine ray runs the ONNX model; drop --backend torch")
     from refusal_detector.scale import connect, predict_ray
 
+    if isinstance(shared["threshold"], str):  # "auto": the model's calibrated threshold
+        shared["threshold"] = _load(args).resolve_threshold(shared["threshold"])
     address = args.address or os.environ.get("RAY_ADDRESS") or None
     connect(address)
-    summary = predict_ray(
-        str(args.input),
-        args.out,
-        model=args.model,
-        fmt=args.format,
-        text_field=args.text_field,
-        threshold=args.threshold,
-        prefix=args.prefix,
-        num_workers=args.num_workers,
-        chunk_rows=args.chunk_size,
-        batch_size=args.batch_size,
-        max_chars=args.max_chars,
-        overwrite=args.overwrite,
-        progress=progress_enabled(args),
-        strict_cpus=address is None,
+    ray_only = {"fmt": args.format, "num_workers": args.num_workers, "overwrite": args.overwrite}
+    model = {
+        "model": args.model,
+        "batch_size": args.batch_size,
+        "max_chars": args.max_chars,
+        "reasoning": args.reasoning,
+    }
+    return predict_ray(
+        str(args.input), args.out, strict_cpus=address is None, **model, **ray_only, **shared
     )
-    print(summary.describe(), file=sys.stderr)  # noqa: T201
-    return EXIT_ROW_ERRORS if summary.errors else EXIT_OK
 
 
 def _info(args: argparse.Namespace) -> int:

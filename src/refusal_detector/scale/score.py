@@ -20,6 +20,7 @@ from refusal_detector.io.chunk_scoring import AddedFields, score_chunk
 from refusal_detector.io.formats import Row
 from refusal_detector.io.predict import check_header
 from refusal_detector.model_dir import check_model_dir
+from refusal_detector.reasoning import check_reasoning_mode
 from refusal_detector.scale.sources import (
     CHUNK,
     HIDDEN_COLUMNS,
@@ -44,6 +45,7 @@ def score_dataset(
     batch_rows: int | None = 1024,
     batch_size: int = 32,
     max_chars: int | None = DEFAULT_MAX_CHARS,
+    reasoning: str = "answer",
 ) -> ray.data.Dataset:
     """``ds`` with ``{prefix}label``, ``{prefix}score`` (P(REJECTION)), ``{prefix}error`` and
     ``{prefix}warning`` added.
@@ -70,6 +72,7 @@ def score_dataset(
         batch_size: texts per ONNX Runtime call inside an actor.
         max_chars: a longer text is scored on its first ``max_chars`` characters (None: all),
             as ``RefusalDetector.from_pretrained`` and ``predict --max-chars``.
+        reasoning: what of a ``<think>...</think>`` output is scored (``predict --reasoning``).
 
     Raises:
         DataError: no text column, the text column is not a string type, or an added column
@@ -109,6 +112,7 @@ def score_dataset(
             "batch_size": batch_size,
             "num_threads": cpus_per_worker,
             "max_chars": max_chars,
+            "reasoning": check_reasoning_mode(reasoning),
         },
         batch_format="pyarrow",
         batch_size=batch_rows,
@@ -130,6 +134,7 @@ class _DetectorActor:
         batch_size: int,
         num_threads: int,
         max_chars: int | None,
+        reasoning: str,
     ) -> None:
         self.detector = RefusalDetector.from_pretrained(
             model_dir,
@@ -137,6 +142,7 @@ class _DetectorActor:
             batch_size=batch_size,
             num_threads=num_threads,
             max_chars=max_chars,
+            reasoning=reasoning,
         )
         self.text_field = text_field
         self.threshold = threshold

@@ -241,7 +241,7 @@ def rows_to_table(rows: list[Row], text_field: str, *, schema: pa.Schema | None 
     if schema is not None:
         table = pa.Table.from_pylist([row.fields for row in rows], schema=schema)
     else:
-        names = dict.fromkeys([text_field, *(key for row in rows for key in row.fields)])
+        names = dict.fromkeys([*(key for row in rows for key in row.fields), text_field])
         table = pa.table(
             {
                 name: (_text_array if name == text_field else _array)(
