@@ -71,7 +71,7 @@ def main() -> int:
             out = Path(tmp) / f"ray-{workers}"
             summary = predict_ray(str(source), out, fmt="jsonl", num_workers=workers)
             assert summary.rows == args.rows, summary
-            run = {"run": f"ray, {workers} workers", "cpus": workers}
+            run = {"run": f"ray, {workers} worker{'s' if workers > 1 else ''}", "cpus": workers}
             results.append({**run, **_rate(args, start)})
 
     sys.stdout.write(f"{args.rows:,} rows, shipped model, Ray start-up {startup:.1f} s\n\n")
