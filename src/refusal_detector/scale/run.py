@@ -71,10 +71,10 @@ def predict_ray(
 
     ``scoring`` (``model``, ``threshold``, ``num_workers``, ``cpus_per_worker``, ``batch_size``,
     ``max_chars``, ``reasoning``) is passed to :func:`~refusal_detector.scale.score_dataset`; the
-    other arguments mean what they mean for :func:`~refusal_detector.io.predict_file`, ``read_input`` and
-    ``write_output``. With ``strict_cpus`` (right for a local Ray), a cluster with fewer CPUs than
-    ``num_workers * cpus_per_worker`` is refused, since the job would wait forever; without it (an
-    autoscaling cluster may grow) it is a warning.
+    other arguments mean what they mean for :func:`~refusal_detector.io.predict_file`,
+    ``read_input`` and ``write_output``. With ``strict_cpus`` (right for a local Ray), a cluster
+    with fewer CPUs than ``num_workers * cpus_per_worker`` is refused, since the job would wait
+    forever; without it (an autoscaling cluster may grow) it is a warning.
 
     Raises:
         ConfigError: too few CPUs (see above), or an argument out of range.
