@@ -6,7 +6,8 @@
 [{'label': 'REJECTION', 'score': 0.99}]
 
 Importing the package has no side effects and never imports torch or transformers. The detector
-(numpy, tokenizers) is imported on first use of ``RefusalDetector`` or ``default_model_dir``, so
+(numpy, tokenizers) is imported on first use of ``RefusalDetector``, ``default_model_dir`` or the
+verdict types (``RefusalVerdict``, ``SentenceScore``, ``VerdictConfig``), so
 that importing a light submodule (``refusal_detector.errors``, the CLI's parser) stays fast.
 """
 
@@ -24,7 +25,6 @@ from refusal_detector.errors import (
     RefusalDetectorError,
 )
 from refusal_detector.labels import ID2LABEL, LABEL2ID, NORMAL, REJECTION
-from refusal_detector.spans import RefusalVerdict, SentenceScore, VerdictConfig
 
 __all__ = [
     "ID2LABEL",
@@ -50,8 +50,10 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from refusal_detector.detector import RefusalDetector, default_model_dir
+    from refusal_detector.spans import RefusalVerdict, SentenceScore, VerdictConfig
 
 _LAZY = {"RefusalDetector", "default_model_dir"}
+_LAZY_SPANS = {"RefusalVerdict", "SentenceScore", "VerdictConfig"}
 
 
 def __getattr__(name: str) -> Any:
@@ -59,4 +61,8 @@ def __getattr__(name: str) -> Any:
         from refusal_detector import detector
 
         return getattr(detector, name)
+    if name in _LAZY_SPANS:
+        from refusal_detector import spans
+
+        return getattr(spans, name)
     raise AttributeError(f"module 'refusal_detector' has no attribute {name!r}")

@@ -10,13 +10,14 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Protocol
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Protocol
 
 from refusal_detector.errors import BackendUnavailableError, ConfigError
 from refusal_detector.model_dir import ONNX_FILE
+
+if TYPE_CHECKING:  # numpy only annotates here: the CLI's parser imports BACKEND_KINDS
+    import numpy as np
+    import numpy.typing as npt
 
 __all__ = ["BACKEND_KINDS", "Backend", "load_backend", "resolve_backend_kind"]
 
