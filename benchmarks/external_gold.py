@@ -129,6 +129,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gold", type=Path, default=GOLD, help="external_gold.jsonl")
     parser.add_argument("--threshold", default="auto", help="auto (the model's) or a number")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
+    parser.add_argument(
+        "--window-align",
+        default="sentences",
+        choices=("sentences", "tokens"),
+        help="how long texts are cut into windows (the detector's window_align)",
+    )
     parser.add_argument("--errors", action="store_true", help="list the model's errors")
     args = parser.parse_args(argv)
     rows = load_gold(args.gold)
@@ -138,7 +144,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from refusal_detector import RefusalDetector
 
-    detector = RefusalDetector.from_pretrained(args.model, backend=args.backend)
+    detector = RefusalDetector.from_pretrained(
+        args.model, backend=args.backend, window_align=args.window_align
+    )
     threshold, origin = model_threshold(detector, args.threshold)
     scores = np.asarray(detector.predict_proba([r["response"] for r in rows]), dtype=np.float64)
     result = evaluate(rows, scores, threshold)

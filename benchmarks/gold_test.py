@@ -91,6 +91,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--design", type=Path, default=DESIGN)
     parser.add_argument("--threshold", type=float, default=0.5)
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
+    parser.add_argument(
+        "--window-align",
+        default="sentences",
+        choices=("sentences", "tokens"),
+        help="how long texts are cut into windows (the detector's window_align)",
+    )
     parser.add_argument("--errors", action="store_true", help="list the model's errors vs gold")
     parser.add_argument(
         "--allow-missing",
@@ -133,7 +139,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from refusal_detector import RefusalDetector
 
-    detector = RefusalDetector.from_pretrained(args.model, backend=args.backend)
+    detector = RefusalDetector.from_pretrained(
+        args.model, backend=args.backend, window_align=args.window_align
+    )
     scores = np.asarray(detector.predict_proba(texts))
     detectors: dict[str, npt.NDArray[np.bool_]] = {"this model": scores >= args.threshold}
     for baseline in default_baselines():
