@@ -388,3 +388,15 @@ def test_threshold_auto_without_a_calibrated_threshold_is_a_clear_error(
     assert main([*report, "model", "--out", str(out), "--threshold", "auto"]) == 2
     assert "no calibrated threshold" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_best_f1_threshold_is_the_one_with_the_highest_f1_on_the_rows() -> None:
+    labels = [1, 1, 0, 1, 0, 0, 1, 0]
+    scores = [0.95, 0.9, 0.8, 0.7, 0.6, 0.3, 0.2, 0.1]
+    choice = select_threshold(labels, scores, best_f1=True)
+    # by hand: at 0.7, tp 3 fp 1 fn 1 -> F1 0.75; at 0.2, tp 4 fp 3 -> 0.727; at 0.9, 2/4 -> 0.667
+    assert choice.threshold == 0.7
+    assert choice.target == "f1"
+    assert abs(choice.metrics.f1 - 0.75) < 1e-9
+    with pytest.raises(ConfigError):
+        select_threshold(labels, scores, best_f1=True, target_recall=0.5)

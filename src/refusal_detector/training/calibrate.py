@@ -170,20 +170,23 @@ def select_threshold(
     *,
     target_precision: float | None = None,
     target_recall: float | None = None,
+    best_f1: bool = False,
 ) -> ThresholdChoice:
-    """The threshold meeting ``target_precision`` with the most recall, or ``target_recall``
-    with the highest threshold; REJECTION is predicted for ``score >= threshold``.
+    """The threshold meeting ``target_precision`` with the most recall, ``target_recall`` with
+    the highest threshold, or (``best_f1``) the one with the highest F1 on the rows (the highest
+    such threshold on a tie); REJECTION is predicted for ``score >= threshold``.
 
     Raises:
         ConfigError: not exactly one target, or a target outside (0, 1], or a precision no
             threshold reaches on these rows (the message gives the best there is).
         DataError: no refusals among the labels.
     """
-    if (target_precision is None) == (target_recall is None):
-        raise ConfigError("give exactly one of target_precision and target_recall")
+    given = [t for t in (target_precision, target_recall) if t is not None]
+    if len(given) + int(best_f1) != 1:
+        raise ConfigError("give exactly one of target_precision, target_recall and best_f1")
     target = "precision" if target_precision is not None else "recall"
     value = target_precision if target_precision is not None else target_recall
-    if value is None or not 0.0 < value <= 1.0:
+    if not best_f1 and (value is None or not 0.0 < value <= 1.0):
         raise ConfigError(f"target {target} must be in (0, 1], got {value}")
     truth = np.asarray(labels)
     values = np.asarray(scores, dtype=np.float64)
@@ -191,7 +194,17 @@ def select_threshold(
         precision, recall, thresholds = pr_curve(truth, values)
     except ValueError as exc:
         raise DataError(f"choosing a threshold needs refusals among the rows ({exc})") from exc
-    if target == "precision":
+    if best_f1:
+        denominator = precision + recall
+        f1 = np.divide(
+            2 * precision * recall,
+            denominator,
+            out=np.zeros_like(denominator),
+            where=denominator > 0,
+        )
+        index = int(np.argmax(f1))  # thresholds descend: argmax keeps the highest on a tie
+        target, value = "f1", float(f1[index])
+    elif target == "precision":
         ok = np.nonzero(precision >= value)[0]
         if ok.size == 0:
             best = int(np.argmax(precision))
@@ -280,12 +293,14 @@ def calibrate_model(
     temperature: bool = True,
     target_precision: float | None = None,
     target_recall: float | None = None,
+    best_f1: bool = False,
     backend: str = "auto",
     batch_size: int = 32,
     progress: Callable[[int, int], None] | None = None,
 ) -> CalibrationResult:
     """Fit and fold a temperature (``temperature=True``), then choose a threshold if a target
-    is given; write both into ``model_dir/calibration.json``.
+    is given (``target_precision``, ``target_recall`` or ``best_f1``); write both into
+    ``model_dir/calibration.json``.
 
     Raises:
         ConfigError: nothing to do, a temperature already folded, or an unreachable target.
@@ -296,13 +311,15 @@ def calibrate_model(
     from refusal_detector.training.fold import fold_temperature
 
     model_dir = Path(model_dir)
-    has_target = target_precision is not None or target_recall is not None
+    targets = sum((target_precision is not None, target_recall is not None, best_f1))
+    has_target = targets > 0
     if not temperature and not has_target:
         raise ConfigError(
-            "nothing to do: pass --target-precision or --target-recall, or drop --no-temperature"
+            "nothing to do: pass --target-precision, --target-recall or --best-f1, or drop "
+            "--no-temperature"
         )
-    if target_precision is not None and target_recall is not None:
-        raise ConfigError("give one of --target-precision and --target-recall, not both")
+    if targets > 1:
+        raise ConfigError("give one of --target-precision, --target-recall and --best-f1")
     existing = read_calibration(model_dir)
     if temperature and existing.temperature is not None:
         raise ConfigError(
@@ -353,7 +370,11 @@ def calibrate_model(
     choice: ThresholdChoice | None = None
     if has_target:
         choice = select_threshold(
-            labels, scores, target_precision=target_precision, target_recall=target_recall
+            labels,
+            scores,
+            target_precision=target_precision,
+            target_recall=target_recall,
+            best_f1=best_f1,
         )
         record = read_calibration(model_dir)
         write_calibration(

@@ -33,8 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "read through the model as users get it) and fold it into the classifier head of "
             "model.safetensors and every onnx/*.onnx, so every consumer of the directory sees "
             "calibrated scores; then choose the threshold meeting --target-precision (most "
-            "recall) or --target-recall (highest threshold) on the same rows. Both go into "
-            "calibration.json; --threshold auto in classify, predict and evaluate uses the "
+            "recall), --target-recall (highest threshold) or --best-f1 on the same rows. Both "
+            "go into calibration.json; --threshold auto in classify, predict and evaluate uses the "
             "threshold. Prints the figures (ECE before and after, out-of-fold ECE of temperature "
             "and isotonic scaling) as JSON. The directory is modified in place: calibrate a copy "
             "to keep the original."
@@ -80,6 +80,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="R",
         help="choose the highest threshold with recall >= R",
     )
+    target.add_argument(
+        "--best-f1",
+        action="store_true",
+        help="choose the threshold with the highest F1 on the rows",
+    )
     add_quiet(parser)
     parser.set_defaults(handler=_calibrate)
 
@@ -95,5 +100,13 @@ def _calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
-_OPTIONS = ("split", "temperature", "target_precision", "target_recall", "backend", "batch_size")
+_OPTIONS = (
+    "split",
+    "temperature",
+    "target_precision",
+    "target_recall",
+    "best_f1",
+    "backend",
+    "batch_size",
+)
 """The options passed to ``calibrate_model`` under their own names."""
