@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from refusal_detector.training.baselines import default_baselines
-from refusal_detector.training.metrics import auroc, binary_metrics
+from refusal_detector.training.metrics import auroc, binary_metrics, calibration_metrics
 
 GOLD = Path(__file__).parents[1] / "src/refusal_detector/data/annotations/external_gold.jsonl"
 
@@ -89,6 +89,7 @@ def evaluate(
         entry = prf(s[mask] >= threshold, truth[mask])
         entry["auroc"] = auroc(truth[mask], s[mask])
         entry["best_f1"], entry["best_threshold"] = best_f1(truth[mask], s[mask])
+        entry["ece"] = calibration_metrics(truth[mask], s[mask]).ece
         out["slices"][name] = entry
         out["baselines"][name] = {
             b: prf(pred[mask], truth[mask])["f1"] for b, pred in baselines.items()
@@ -110,14 +111,14 @@ def print_tables(result: dict[str, Any]) -> None:
         f"{result['partial']['n']} partial rows ({result['partial']['called_rejection']} "
         f"called REJECTION), {result['skipped']} skipped\n"
     )
-    head = "| slice | n | refusals | precision | recall | F1 | AUROC | best F1 (thr) | "
+    head = "| slice | n | refusals | precision | recall | F1 | AUROC | ECE | best F1 (thr) | "
     print(head + " | ".join(f"{n} F1" for n in names) + " |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(names))
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(names))
     for name, m in result["slices"].items():
         base = " | ".join(_fmt(result["baselines"][name][b]) for b in names)
         print(
             f"| {name} | {m['n']} | {m['refusals']} | {_fmt(m['precision'])} | "
-            f"{_fmt(m['recall'])} | {_fmt(m['f1'])} | {_fmt(m['auroc'])} | "
+            f"{_fmt(m['recall'])} | {_fmt(m['f1'])} | {_fmt(m['auroc'])} | {m['ece']:.3f} | "
             f"{m['best_f1']:.3f} ({m['best_threshold']:.2f}) | {base} |"
         )
 
@@ -155,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         "model_dir": str(detector.model_dir),
         "gold": str(args.gold),
         "rows": len(rows),
+        "scores": {r["gold_id"]: float(x) for r, x in zip(rows, scores, strict=True)},
     }
     print_tables(result)
     if args.errors:
