@@ -136,6 +136,12 @@ def main(argv: list[str] | None = None) -> int:
         choices=("sentences", "tokens"),
         help="how long texts are cut into windows (the detector's window_align)",
     )
+    parser.add_argument(
+        "--window-stride",
+        type=int,
+        default=None,
+        help="tokens between window starts (default: the detector's, half a window)",
+    )
     parser.add_argument("--errors", action="store_true", help="list the model's errors")
     args = parser.parse_args(argv)
     rows = load_gold(args.gold)
@@ -146,7 +152,10 @@ def main(argv: list[str] | None = None) -> int:
     from refusal_detector import RefusalDetector
 
     detector = RefusalDetector.from_pretrained(
-        args.model, backend=args.backend, window_align=args.window_align
+        args.model,
+        backend=args.backend,
+        window_align=args.window_align,
+        window_stride=args.window_stride,
     )
     threshold, origin = model_threshold(detector, args.threshold)
     scores = np.asarray(detector.predict_proba([r["response"] for r in rows]), dtype=np.float64)

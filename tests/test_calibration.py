@@ -400,3 +400,11 @@ def test_best_f1_threshold_is_the_one_with_the_highest_f1_on_the_rows() -> None:
     assert abs(choice.metrics.f1 - 0.75) < 1e-9
     with pytest.raises(ConfigError):
         select_threshold(labels, scores, best_f1=True, target_recall=0.5)
+
+
+def test_a_fixed_threshold_is_recorded_with_its_figures_on_the_rows() -> None:
+    choice = select_threshold([1, 1, 0, 1, 0], [0.9, 0.6, 0.55, 0.4, 0.1], fixed=0.5)
+    assert (choice.threshold, choice.target) == (0.5, "fixed")
+    assert (choice.metrics.precision, choice.metrics.recall) == (2 / 3, 2 / 3)
+    with pytest.raises(ConfigError):
+        select_threshold([1, 0], [0.9, 0.1], fixed=1.5)

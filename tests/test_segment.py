@@ -246,9 +246,17 @@ def test_sentence_windows_start_at_sentences_and_read_each_token_once() -> None:
     assert sentences.window_ids([text]) == [[w.ids for w in by_sentences]]
 
 
-def test_a_refusal_sentence_is_found_with_sentence_windows() -> None:
+def test_the_default_is_token_windows_with_a_quarter_overlap() -> None:
     detector = fake_detector(max_length=16)
-    assert detector.window_align == "sentences"
+    content = TokenWindower(fake_tokenizer(), max_length=16).content_size
+    assert detector.window_align == "tokens"
+    assert detector.window_stride == int(content * 0.75)
+    assert TokenWindower(fake_tokenizer(), max_length=16).stride == content // 2  # windower: half
+
+
+@pytest.mark.parametrize("align", ["tokens", "sentences"])
+def test_a_refusal_sentence_is_found_with_either_window_alignment(align: str) -> None:
+    detector = fake_detector(max_length=16, window_align=align)
     body = ["Here are the steps.", "Mix flour and eggs."] * 20
     for at in (0, 17, 40):
         text = " ".join([*body[:at], "Sorry, I can't help with that.", *body[at:]])

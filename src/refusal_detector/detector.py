@@ -54,6 +54,10 @@ logger = logging.getLogger(__name__)
 
 _REJECTION_ID = 1
 REDUCTIONS = ("max", "mean")
+WINDOW_OVERLAP = 0.25
+"""Share of a window that consecutive token-aligned windows share by default: a quarter keeps any
+span of up to 31 tokens (most refusal sentences) whole inside a 128-token window, at about 1.3
+model tokens per text token (50% overlap: 2)."""
 """How window scores become one text score: "max" (a refusal anywhere counts) or "mean"."""
 AUTO_THRESHOLD = "auto"
 """Pass as ``threshold`` to use the one ``refusal-detector calibrate`` chose for the model."""
@@ -76,9 +80,12 @@ class RefusalDetector:
 
     Create one with :meth:`from_pretrained`. Nothing is truncated: a text longer than the model
     window is cut into windows of at most ``max_length`` tokens (special tokens included): by
-    default whole sentences packed into windows without overlap (``window_align="sentences"``,
-    so each token is read once and no sentence is cut), or overlapping windows that start
-    ``window_stride`` tokens apart (``window_align="tokens"``). All windows of all texts are scored
+    default overlapping windows that start ``window_stride`` tokens apart
+    (``window_align="tokens"``; a quarter-window overlap unless ``window_stride`` is given), the
+    way the model saw later windows in training, or whole sentences packed into windows without
+    overlap (``window_align="sentences"``: each token read once, no sentence cut, but windows
+    that start at a sentence boundary, which the shipped model reads less precisely; see
+    docs/long_outputs.md). All windows of all texts are scored
     in batches, and a text's score is the ``reduction`` of its window scores (max by default: a
     refusal anywhere counts). A text that fits the window is one window, exactly as before. An
     empty or whitespace-only text is classified as is: the model sees just ``[CLS] [SEP]``.
@@ -119,7 +126,7 @@ class RefusalDetector:
         pad_id: int,
         batch_size: int = 32,
         window_stride: int | None = None,
-        window_align: str = "sentences",
+        window_align: str = "tokens",
         reduction: str = "max",
         max_chars: int | None = DEFAULT_MAX_CHARS,
         reasoning: str = "answer",
@@ -144,7 +151,11 @@ class RefusalDetector:
         self.reasoning = check_reasoning_mode(reasoning)
         self.calibration = calibration or Calibration()
         self._windower = TokenWindower(
-            tokenizer, max_length=max_length, stride=window_stride, align=window_align
+            tokenizer,
+            max_length=max_length,
+            stride=window_stride,
+            align=window_align,
+            overlap=WINDOW_OVERLAP,
         )
         self.window_stride = self._windower.stride
         self.window_align = window_align
@@ -159,7 +170,7 @@ class RefusalDetector:
         batch_size: int = 32,
         max_length: int | None = None,
         window_stride: int | None = None,
-        window_align: str = "sentences",
+        window_align: str = "tokens",
         reduction: str = "max",
         max_chars: int | None = DEFAULT_MAX_CHARS,
         reasoning: str = "answer",
@@ -174,10 +185,12 @@ class RefusalDetector:
             batch_size: sequences per backend call.
             max_length: tokens per window; at most the model window (the default).
             window_stride: tokens between window starts for token-aligned windows (and inside a
-                sentence longer than a window); None means half a window (50% overlap).
-            window_align: "sentences" (default): a long text's sentences packed into windows,
-                each token read once; "tokens": overlapping windows ``window_stride`` apart,
-                about twice the work at the default stride. See docs/long_outputs.md.
+                sentence longer than a window); None means a quarter-window overlap
+                (``WINDOW_OVERLAP``: 94 tokens apart in a 128-token window).
+            window_align: "tokens" (default): overlapping windows ``window_stride`` apart, about
+                1.3 model tokens per text token at the default stride; "sentences": a long
+                text's sentences packed into windows, each token read once. See
+                docs/long_outputs.md.
             reduction: "max" (default) or "mean" over a text's window scores.
             max_chars: a longer text is scored on its first ``max_chars`` characters, which
                 bounds the time one text can take (default 100,000, about 25,000 tokens); None

@@ -290,9 +290,11 @@ class TokenWindower:
         tokenizer: the model's tokenizer; it is copied, so its truncation settings are left alone.
         max_length: tokens per window, special tokens included (the model window).
         stride: tokens between the starts of consecutive token-aligned windows; the overlap is
-            ``content_size - stride``. ``None`` means half the window (50% overlap), so that any
-            span of up to half a window lies whole inside at least one window. With
+            ``content_size - stride``. ``None`` means an ``overlap`` share of a window, so that
+            any span of up to that many tokens lies whole inside at least one window. With
             ``align="sentences"`` it applies only inside a sentence longer than a window.
+        overlap: the share of a window that consecutive windows share when ``stride`` is None
+            (default 0.5: half a window); the stride is ``int(content_size * (1 - overlap))``.
         align: ``"tokens"``: overlapping windows at fixed strides; ``"sentences"``: whole sentences
             (:func:`split_sentences`) packed into windows without overlap
             (:func:`pack_sentences`), so a long text costs about one model token per text token.
@@ -309,7 +311,10 @@ class TokenWindower:
         max_length: int,
         stride: int | None = None,
         align: str = "tokens",
+        overlap: float = 0.5,
     ) -> None:
+        if not 0.0 <= overlap < 1.0:
+            raise ConfigError(f"window overlap must be in [0, 1), got {overlap}")
         if align not in WINDOW_ALIGNMENTS:
             raise ConfigError(
                 f"window alignment must be one of {', '.join(WINDOW_ALIGNMENTS)}, got {align!r}"
@@ -326,7 +331,9 @@ class TokenWindower:
             )
         self.max_length = max_length
         self.align = align
-        self.stride = max(1, self.content_size // 2) if stride is None else stride
+        if stride is None:
+            stride = max(1, int(self.content_size * (1.0 - overlap)))
+        self.stride = stride
         plan_windows(0, size=self.content_size, stride=self.stride)  # validates the stride
 
     def windows(self, texts: Sequence[str]) -> list[list[TokenWindow]]:

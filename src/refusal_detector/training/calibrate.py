@@ -171,29 +171,34 @@ def select_threshold(
     target_precision: float | None = None,
     target_recall: float | None = None,
     best_f1: bool = False,
+    fixed: float | None = None,
 ) -> ThresholdChoice:
     """The threshold meeting ``target_precision`` with the most recall, ``target_recall`` with
-    the highest threshold, or (``best_f1``) the one with the highest F1 on the rows (the highest
-    such threshold on a tie); REJECTION is predicted for ``score >= threshold``.
+    the highest threshold, (``best_f1``) the one with the highest F1 on the rows (the highest such
+    threshold on a tie), or ``fixed`` as given, with its figures on the rows; REJECTION is
+    predicted for ``score >= threshold``.
 
     Raises:
         ConfigError: not exactly one target, or a target outside (0, 1], or a precision no
             threshold reaches on these rows (the message gives the best there is).
         DataError: no refusals among the labels.
     """
-    given = [t for t in (target_precision, target_recall) if t is not None]
-    if len(given) + int(best_f1) != 1:
-        raise ConfigError("give exactly one of target_precision, target_recall and best_f1")
-    target = "precision" if target_precision is not None else "recall"
-    value = target_precision if target_precision is not None else target_recall
-    if not best_f1 and (value is None or not 0.0 < value <= 1.0):
-        raise ConfigError(f"target {target} must be in (0, 1], got {value}")
+    given = sum(
+        (target_precision is not None, target_recall is not None, best_f1, fixed is not None)
+    )
+    if given != 1:
+        raise ConfigError("give exactly one of target_precision, target_recall, best_f1 and fixed")
     truth = np.asarray(labels)
     values = np.asarray(scores, dtype=np.float64)
     try:
         precision, recall, thresholds = pr_curve(truth, values)
     except ValueError as exc:
         raise DataError(f"choosing a threshold needs refusals among the rows ({exc})") from exc
+    if fixed is not None:
+        if not 0.0 <= fixed <= 1.0:
+            raise ConfigError(f"threshold must be in [0, 1], got {fixed}")
+        metrics = binary_metrics(truth, values >= fixed)
+        return ThresholdChoice(float(fixed), "fixed", float(fixed), metrics)
     if best_f1:
         denominator = precision + recall
         f1 = np.divide(
@@ -203,22 +208,27 @@ def select_threshold(
             where=denominator > 0,
         )
         index = int(np.argmax(f1))  # thresholds descend: argmax keeps the highest on a tie
-        target, value = "f1", float(f1[index])
-    elif target == "precision":
-        ok = np.nonzero(precision >= value)[0]
-        if ok.size == 0:
-            best = int(np.argmax(precision))
-            raise ConfigError(
-                f"no threshold reaches precision {value} on these {truth.size} rows; the highest "
-                f"is {precision[best]:.4f} (recall {recall[best]:.4f}) at threshold "
-                f"{thresholds[best]:.4g}"
-            )
-        index = int(ok[-1])  # thresholds descend, so the last one has the most recall
+        target, goal = "f1", float(f1[index])
     else:
-        index = int(np.nonzero(recall >= value)[0][0])
+        target = "precision" if target_precision is not None else "recall"
+        goal = float(target_precision if target_precision is not None else target_recall or 0.0)
+        if not 0.0 < goal <= 1.0:
+            raise ConfigError(f"target {target} must be in (0, 1], got {goal}")
+        if target == "precision":
+            ok = np.nonzero(precision >= goal)[0]
+            if ok.size == 0:
+                best = int(np.argmax(precision))
+                raise ConfigError(
+                    f"no threshold reaches precision {goal} on these {truth.size} rows; the "
+                    f"highest is {precision[best]:.4f} (recall {recall[best]:.4f}) at threshold "
+                    f"{thresholds[best]:.4g}"
+                )
+            index = int(ok[-1])  # thresholds descend, so the last one has the most recall
+        else:
+            index = int(np.nonzero(recall >= goal)[0][0])
     threshold = float(thresholds[index])
     metrics = binary_metrics(truth, values >= threshold)
-    return ThresholdChoice(threshold, target, float(value), metrics)
+    return ThresholdChoice(threshold, target, goal, metrics)
 
 
 def score_margins(
@@ -294,12 +304,14 @@ def calibrate_model(
     target_precision: float | None = None,
     target_recall: float | None = None,
     best_f1: bool = False,
+    fixed_threshold: float | None = None,
     backend: str = "auto",
     batch_size: int = 32,
     progress: Callable[[int, int], None] | None = None,
 ) -> CalibrationResult:
     """Fit and fold a temperature (``temperature=True``), then choose a threshold if a target
-    is given (``target_precision``, ``target_recall`` or ``best_f1``); write both into
+    is given (``target_precision``, ``target_recall``, ``best_f1`` or ``fixed_threshold``, which
+    records that threshold with its figures on the rows); write both into
     ``model_dir/calibration.json``.
 
     Raises:
@@ -311,15 +323,24 @@ def calibrate_model(
     from refusal_detector.training.fold import fold_temperature
 
     model_dir = Path(model_dir)
-    targets = sum((target_precision is not None, target_recall is not None, best_f1))
+    targets = sum(
+        (
+            target_precision is not None,
+            target_recall is not None,
+            best_f1,
+            fixed_threshold is not None,
+        )
+    )
     has_target = targets > 0
     if not temperature and not has_target:
         raise ConfigError(
-            "nothing to do: pass --target-precision, --target-recall or --best-f1, or drop "
-            "--no-temperature"
+            "nothing to do: pass --target-precision, --target-recall, --best-f1 or --threshold, "
+            "or drop --no-temperature"
         )
     if targets > 1:
-        raise ConfigError("give one of --target-precision, --target-recall and --best-f1")
+        raise ConfigError(
+            "give one of --target-precision, --target-recall, --best-f1 and --threshold"
+        )
     existing = read_calibration(model_dir)
     if temperature and existing.temperature is not None:
         raise ConfigError(
@@ -375,6 +396,7 @@ def calibrate_model(
             target_precision=target_precision,
             target_recall=target_recall,
             best_f1=best_f1,
+            fixed=fixed_threshold,
         )
         record = read_calibration(model_dir)
         write_calibration(

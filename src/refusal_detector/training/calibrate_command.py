@@ -33,11 +33,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "read through the model as users get it) and fold it into the classifier head of "
             "model.safetensors and every onnx/*.onnx, so every consumer of the directory sees "
             "calibrated scores; then choose the threshold meeting --target-precision (most "
-            "recall), --target-recall (highest threshold) or --best-f1 on the same rows. Both "
-            "go into calibration.json; --threshold auto in classify, predict and evaluate uses the "
-            "threshold. Prints the figures (ECE before and after, out-of-fold ECE of temperature "
-            "and isotonic scaling) as JSON. The directory is modified in place: calibrate a copy "
-            "to keep the original."
+            "recall), --target-recall (highest threshold), --best-f1 or a given --threshold on "
+            "the same rows. Both go into calibration.json; --threshold auto in classify, predict "
+            "and evaluate uses the threshold. Prints the figures (ECE before and after, "
+            "out-of-fold ECE of temperature and isotonic scaling) as JSON. The directory is "
+            "modified in place: calibrate a copy to keep the original."
         ),
     )
     add_data(
@@ -85,6 +85,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="choose the threshold with the highest F1 on the rows",
     )
+    target.add_argument(
+        "--threshold",
+        dest="fixed_threshold",
+        type=float,
+        default=None,
+        metavar="T",
+        help="record this threshold (e.g. 0.5 for calibrated scores) with its figures on the rows",
+    )
     add_quiet(parser)
     parser.set_defaults(handler=_calibrate)
 
@@ -106,6 +114,7 @@ _OPTIONS = (
     "target_precision",
     "target_recall",
     "best_f1",
+    "fixed_threshold",
     "backend",
     "batch_size",
 )
