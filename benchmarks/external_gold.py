@@ -132,15 +132,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     parser.add_argument(
         "--window-align",
-        default="sentences",
+        default="tokens",
         choices=("sentences", "tokens"),
-        help="how long texts are cut into windows (the detector's window_align)",
+        help="how long texts are cut into windows (the detector's window_align; default tokens)",
     )
     parser.add_argument(
         "--window-stride",
         type=int,
         default=None,
-        help="tokens between window starts (default: the detector's, half a window)",
+        help="tokens between window starts (default: the detector's, a quarter-window overlap)",
     )
     parser.add_argument("--errors", action="store_true", help="list the model's errors")
     args = parser.parse_args(argv)
