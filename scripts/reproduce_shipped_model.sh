@@ -4,7 +4,8 @@
 #   scripts/reproduce_shipped_model.sh                 # all stages, in order
 #   scripts/reproduce_shipped_model.sh train export    # only some (each reads the previous ones' output)
 #
-# Stages: corpus, train, export, evaluate, gold (external gold set), lofo, hand, card. Paths (override with environment variables):
+# Stages: corpus, train, calibrate (fold a temperature into a copy of the run), export, threshold,
+# evaluate, gold (external gold set), lofo, hand, card. Paths (override with environment variables):
 #   RAW=../shared/data/raw  CORPUS=runs/corpus-ship  RUN=runs/ship-train  EVAL=runs/eval-ship
 #   LOFO=runs/lofo-ship.json  HAND=runs/hand-ship.json  SHIP=src/refusal_detector/models/refusal-detector-minilm
 # On 2 CPU cores: corpus ~2 min, train ~12 min (~32 min on shared cores; checkpoints every 50 steps; rerun the train stage and it
@@ -41,9 +42,19 @@ stage_train() {
         --save-total-limit 2 --logging-steps 20 --no-emissions "${resume[@]}"
 }
 
+stage_calibrate() {
+    rm -rf "$RUN-cal" && mkdir -p "$RUN-cal"
+    find "$RUN" -mindepth 1 -maxdepth 1 ! -name checkpoints -exec cp -r {} "$RUN-cal/" \;
+    refusal-detector calibrate --model "$RUN-cal" --data "$CORPUS" --backend torch --quiet
+}
+
 stage_export() {
-    refusal-detector export --model "$RUN" --data "$CORPUS" --per-channel --max-validation-samples 2000 \
+    refusal-detector export --model "$RUN-cal" --data "$CORPUS" --per-channel --max-validation-samples 2000 \
         --ship "$SHIP"
+}
+
+stage_threshold() {
+    refusal-detector calibrate --model "$SHIP" --data "$CORPUS" --no-temperature --threshold 0.5 --quiet
 }
 
 stage_evaluate() {
@@ -64,7 +75,7 @@ stage_hand() {
 }
 
 stage_gold() {
-    python benchmarks/external_gold.py --model "$SHIP" --threshold 0.5 --json "$GOLD"
+    python benchmarks/external_gold.py --model "$SHIP" --json "$GOLD"
 }
 
 stage_card() {
@@ -81,7 +92,7 @@ if [[ -f scripts/card_notes.txt ]]; then
 fi
 
 stages=("$@")
-[[ ${#stages[@]} -eq 0 ]] && stages=(corpus train export evaluate gold lofo hand card)
+[[ ${#stages[@]} -eq 0 ]] && stages=(corpus train calibrate export threshold evaluate gold lofo hand card)
 for stage in "${stages[@]}"; do
     echo "== $stage ($(date -u +%H:%M:%S))" >&2
     "stage_$stage"
