@@ -42,6 +42,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=6000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument(
+        "--chunk-rows", type=int, default=250, help="rows per chunk (one Ray row; a unit of work)"
+    )
     parser.add_argument("--cpus", type=int, default=os.cpu_count() or 2, help="local Ray CPUs")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args()
@@ -57,7 +60,8 @@ def main() -> int:
         for label, threads in (("local, 1 thread", 1), ("local, default threads", None)):
             detector = RefusalDetector.from_pretrained(num_threads=threads)
             start = time.perf_counter()
-            predict_file(detector, source, Path(tmp) / f"local-{threads}.jsonl")
+            out_file = Path(tmp) / f"local-{threads}.jsonl"
+            predict_file(detector, source, out_file, chunk_rows=args.chunk_rows)
             results.append({"run": label, "cpus": threads or os.cpu_count(), **_rate(args, start)})
 
         start = time.perf_counter()
@@ -69,7 +73,9 @@ def main() -> int:
         for workers in args.workers:
             start = time.perf_counter()
             out = Path(tmp) / f"ray-{workers}"
-            summary = predict_ray(str(source), out, fmt="jsonl", num_workers=workers)
+            summary = predict_ray(
+                str(source), out, fmt="jsonl", num_workers=workers, chunk_rows=args.chunk_rows
+            )
             assert summary.rows == args.rows, summary
             run = {"run": f"ray, {workers} worker{'s' if workers > 1 else ''}", "cpus": workers}
             results.append({**run, **_rate(args, start)})

@@ -116,7 +116,9 @@ def score_dataset(
         },
         batch_format="pyarrow",
         batch_size=batch_rows,
-        compute=ray.data.ActorPoolStrategy(size=num_workers),
+        # One batch (a whole chunk for read_input's rows) per actor at a time: otherwise Ray queues
+        # several on the first actor that is ready while the others are still loading the model.
+        compute=ray.data.ActorPoolStrategy(size=num_workers, max_tasks_in_flight_per_actor=1),
         num_cpus=cpus_per_worker,
     )
 
