@@ -123,13 +123,8 @@ def print_tables(result: dict[str, Any]) -> None:
         )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", type=Path, default=None, help="model dir (default: shipped)")
-    parser.add_argument("--backend", default="onnx", choices=("onnx", "torch"))
-    parser.add_argument("--gold", type=Path, default=GOLD, help="external_gold.jsonl")
-    parser.add_argument("--threshold", default="auto", help="auto (the model's) or a number")
-    parser.add_argument("--json", type=Path, default=None, help="write the figures here")
+def add_window_options(parser: argparse.ArgumentParser) -> None:
+    """``--window-align`` and ``--window-stride``: how the detector cuts long texts."""
     parser.add_argument(
         "--window-align",
         default="tokens",
@@ -142,6 +137,16 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="tokens between window starts (default: the detector's, a quarter-window overlap)",
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", type=Path, default=None, help="model dir (default: shipped)")
+    parser.add_argument("--backend", default="onnx", choices=("onnx", "torch"))
+    parser.add_argument("--gold", type=Path, default=GOLD, help="external_gold.jsonl")
+    parser.add_argument("--threshold", default="auto", help="auto (the model's) or a number")
+    parser.add_argument("--json", type=Path, default=None, help="write the figures here")
+    add_window_options(parser)
     parser.add_argument("--errors", action="store_true", help="list the model's errors")
     args = parser.parse_args(argv)
     rows = load_gold(args.gold)

@@ -91,18 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--design", type=Path, default=DESIGN)
     parser.add_argument("--threshold", type=float, default=0.5)
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
-    parser.add_argument(
-        "--window-align",
-        default="tokens",
-        choices=("sentences", "tokens"),
-        help="how long texts are cut into windows (the detector's window_align; default tokens)",
-    )
-    parser.add_argument(
-        "--window-stride",
-        type=int,
-        default=None,
-        help="tokens between window starts (default: the detector's, a quarter-window overlap)",
-    )
+    sys.path.insert(0, str(Path(__file__).parent))
+    from external_gold import add_window_options
+
+    add_window_options(parser)
     parser.add_argument("--errors", action="store_true", help="list the model's errors vs gold")
     parser.add_argument(
         "--allow-missing",
