@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser import browser_or_skip, chromium_page
 from fake_detector import fake_detector
 
 from refusal_detector import RefusalDetector
@@ -157,36 +158,19 @@ def test_cli_writes_html_and_json_with_the_counts_of_the_scored_file(
     assert f"<td class=n>{100 * rate:.1f}% [" in html  # the scored file's labels, as counted
 
 
-CHROMIUM = os.environ.get("REFUSAL_DETECTOR_CHROMIUM", "/usr/bin/chromium")
-
-
 def test_page_renders_its_plots_in_headless_chromium(scored: Path, tmp_path: Path) -> None:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("playwright is not installed (pip install playwright)")
-    if not Path(CHROMIUM).exists():
-        _missing(f"{CHROMIUM} not found (apt-get install -y chromium)")
+    browser_or_skip()
     other = _write(tmp_path / "other.jsonl", _scored_rows(a_refusals=7, b_refusals=1))
     report = build_report(scored, ["model", "category"], detector=fake_detector(), compare=other)
     page_path = tmp_path / "report.html"
     page_path.write_text(render_html(report), encoding="utf-8")
     shot = tmp_path / "report.png"
-    requested: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--headless", "--no-sandbox"]
-        )
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": 900})
-            page.on("request", lambda request: requested.append(request.url))
-            page.goto(page_path.as_uri())
-            boxes = [page.locator("svg").nth(i).bounding_box() for i in range(3)]
-            bars = page.locator("svg").first.locator("rect").count()
-            cells = page.locator("svg").nth(1).locator("rect").count()
-            page.screenshot(path=str(shot), full_page=True)
-        finally:
-            browser.close()
+    with chromium_page(1100, 900) as (page, requested):
+        page.goto(page_path.as_uri())
+        boxes = [page.locator("svg").nth(i).bounding_box() for i in range(3)]
+        bars = page.locator("svg").first.locator("rect").count()
+        cells = page.locator("svg").nth(1).locator("rect").count()
+        page.screenshot(path=str(shot), full_page=True)
     assert all(box is not None and box["width"] > 300 and box["height"] > 50 for box in boxes)
     assert bars == 4 and cells == 4  # one bar per group; a 2 x 2 heatmap
     assert shot.read_bytes().startswith(b"\x89PNG") and shot.stat().st_size > 10_000
@@ -194,9 +178,3 @@ def test_page_renders_its_plots_in_headless_chromium(scored: Path, tmp_path: Pat
     target = os.environ.get("REFUSAL_DETECTOR_SCREENSHOT_DIR")
     if target:
         shutil.copy(shot, Path(target) / shot.name)
-
-
-def _missing(problem: str) -> None:
-    if os.environ.get("REFUSAL_DETECTOR_REQUIRE_BROWSER") == "1":
-        pytest.fail(problem)
-    pytest.skip(problem)

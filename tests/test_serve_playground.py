@@ -16,11 +16,11 @@ import pytest
 
 pytest.importorskip("fastapi")
 
+from browser import browser_or_skip, chromium_page
 from live_server import live_server
 
 from refusal_detector.serve import ServeSettings, create_app
 
-CHROMIUM = os.environ.get("REFUSAL_DETECTOR_CHROMIUM", "/usr/bin/chromium")
 OUTPUT = (
     "Sure! Here is how to bake a simple loaf of bread. Mix 500 g of flour, 10 g of salt, 7 g of "
     "dried yeast and 320 ml of warm water, knead the dough for ten minutes until it is smooth, "
@@ -29,58 +29,34 @@ OUTPUT = (
 )
 
 
-def _browser_or_skip() -> None:
-    required = os.environ.get("REFUSAL_DETECTOR_REQUIRE_BROWSER") == "1"
-    problem = None
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        problem = "playwright is not installed (pip install playwright)"
-    if problem is None and not Path(CHROMIUM).exists():
-        problem = f"{CHROMIUM} not found (apt-get install -y chromium)"
-    if problem is not None:
-        if required:
-            pytest.fail(problem)
-        pytest.skip(problem)
-
-
 @pytest.fixture(scope="module")
 def url() -> Iterator[str]:
-    _browser_or_skip()
+    browser_or_skip()
     with live_server(create_app(ServeSettings())) as base:  # the shipped model
         yield base
 
 
 def test_playground_highlights_the_refusal(url: str, tmp_path: Path) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    requested: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--headless", "--no-sandbox"]
+    with chromium_page(1000, 900) as (page, requested):
+        page.goto(url + "/")
+        page.fill("#prompt", "How do I bake bread, and how do I open my neighbour's lock?")
+        page.fill("#output", OUTPUT)
+        page.click("#check")
+        mark = page.locator("#highlighted mark.refusal")
+        expect(mark).to_have_count(1, timeout=60_000)
+        expect(mark).to_have_text(
+            "However, I can't help you pick the lock on your neighbour's door."
         )
-        try:
-            page = browser.new_page(viewport={"width": 1000, "height": 900})
-            page.on("request", lambda request: requested.append(request.url))
-            page.goto(url + "/")
-            page.fill("#prompt", "How do I bake bread, and how do I open my neighbour's lock?")
-            page.fill("#output", OUTPUT)
-            page.click("#check")
-            mark = page.locator("#highlighted mark.refusal")
-            expect(mark).to_have_count(1, timeout=60_000)
-            expect(mark).to_have_text(
-                "However, I can't help you pick the lock on your neighbour's door."
-            )
-            expect(page.locator("#verdict")).to_have_attribute("data-verdict", "partial_refusal")
-            # NoRefusal reads the whole output as one window, where this refusal is diluted
-            expect(page.locator("#risk")).to_have_text(
-                re.compile(r"^(in)?valid \(risk -?[01](\.\d+)?\)$")
-            )
-            assert page.locator("#highlighted").inner_text() == OUTPUT
-            shot = tmp_path / "playground.png"
-            page.screenshot(path=str(shot), full_page=True)
-        finally:
-            browser.close()
+        expect(page.locator("#verdict")).to_have_attribute("data-verdict", "partial_refusal")
+        # NoRefusal reads the whole output as one window, where this refusal is diluted
+        expect(page.locator("#risk")).to_have_text(
+            re.compile(r"^(in)?valid \(risk -?[01](\.\d+)?\)$")
+        )
+        assert page.locator("#highlighted").inner_text() == OUTPUT
+        shot = tmp_path / "playground.png"
+        page.screenshot(path=str(shot), full_page=True)
     assert shot.read_bytes().startswith(b"\x89PNG") and shot.stat().st_size > 10_000
     target = os.environ.get("REFUSAL_DETECTOR_SCREENSHOT_DIR")
     if target:
