@@ -183,6 +183,9 @@ def test_folding_divides_the_logits_of_every_consumer_by_t(full_export: Path) ->
     # export writes the fused graph (one Attention per layer; QAttention once quantised).
     assert "Attention" in _ops(full_export / "onnx" / "model.onnx")
     assert "QAttention" in _ops(full_export / INT8_FILE)
+    # residual LayerNorms stay Add + LayerNormalization (the faster CPU kernels, export docstring)
+    assert "SkipLayerNormalization" not in _ops(full_export / INT8_FILE)
+    assert "LayerNormalization" in _ops(full_export / INT8_FILE)
     t = 1.7
     before = {
         "torch": _window_logits(full_export, "torch"),

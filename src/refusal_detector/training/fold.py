@@ -10,7 +10,7 @@ step (the torch and ONNX backends, ``transformers.pipeline(dir)``, optimum, LLM 
   ``classifier.out_proj`` (RoBERTa); the dtype is kept (float16 stays float16).
 - each ``onnx/*.onnx``: the nodes that make ``logits`` are followed back to the head's
   initializers. fp32 exports, the fused graph that ``export`` writes (``Attention``,
-  ``SkipLayerNormalization``, ...) as well as an unfused one, end in ``Gemm(x, W, b)`` (or
+  ``BiasGelu``, ...) as well as an unfused one, end in ``Gemm(x, W, b)`` (or
   ``MatMul`` + ``Add``); int8 dynamic
   quantisation leaves ``Add(Mul(Cast(MatMulInteger(...)), Mul(x_scale, W_scale)), b)``, where the
   int8 weights stay as they are and the float weight scale and the bias are divided by T.
