@@ -90,6 +90,9 @@ _HEAVY = (
     "pyarrow",
     "fastapi",
     "ray",
+    # the labelling functions and adapters (regex tables) load only for the data commands
+    "refusal_detector.data.gold_draw",
+    "refusal_detector.data.labeling_functions",
 )
 
 

@@ -24,10 +24,12 @@ from refusal_detector.cli_options import (
 __all__ = [
     "add_audit_arguments",
     "add_build_arguments",
+    "add_gold_draw_arguments",
     "add_raw",
     "register",
     "run_audit_sample",
     "run_build",
+    "run_gold_draw",
 ]
 
 
@@ -164,6 +166,30 @@ def run_audit_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_gold_draw_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``data gold-draw`` (here, so that building the parser imports no adapters)."""
+    from refusal_detector.data.annotations_io import DEFAULT_ANNOTATIONS
+
+    add_raw(parser)
+    add_out(parser, help="folder for the blind files (e.g. /work/gold)")
+    add_path(
+        parser,
+        "--annotations",
+        default=DEFAULT_ANNOTATIONS,
+        help="where the groups and design files go",
+    )
+    parser.add_argument("--fraction", type=ratio, default=0.3, help="held-out share of groups")
+    parser.add_argument("--review-n", type=positive_int, default=600, help="review rows")
+    parser.add_argument("--seed", type=int, default=0, help="draw seed")
+
+
+def run_gold_draw(args: argparse.Namespace) -> int:
+    """Handler of ``data gold-draw``: the adapters and labelling functions load only now."""
+    from refusal_detector.data import gold_draw
+
+    return gold_draw.run(args)
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``data`` command group; each subcommand sets ``handler=func`` (func(args) -> int)."""
     data = add_command(subparsers, "data", help="build and audit the labelled training corpus")
@@ -176,13 +202,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_audit_arguments(audit)
     audit.set_defaults(handler=run_audit_sample)
-    from refusal_detector.data import gold_draw
-
     draw = add_command(
         sub, "gold-draw", help="hold out gold groups; write blind gold and review files for readers"
     )
-    gold_draw.add_arguments(draw)
-    draw.set_defaults(handler=gold_draw.run)
+    add_gold_draw_arguments(draw)
+    draw.set_defaults(handler=run_gold_draw)
     from refusal_detector.data import gold_merge
 
     merge = add_command(

@@ -30,11 +30,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from refusal_detector.cli_options import HelpFormatter, add_out, add_path, positive_int, ratio
+from refusal_detector.cli_options import HelpFormatter
 from refusal_detector.data.adapters import ADAPTERS
 from refusal_detector.data.annotations_io import DEFAULT_ANNOTATIONS
 from refusal_detector.data.balance import water_fill
-from refusal_detector.data.commands import add_raw
+from refusal_detector.data.commands import add_gold_draw_arguments
 from refusal_detector.data.dedup import deduplicate
 from refusal_detector.data.gold_groups import GOLD_GROUPS_FILE, choose_gold_groups
 from refusal_detector.data.gold_groups import write_gold_groups as _write_groups
@@ -258,17 +258,7 @@ def draw(
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``data gold-draw``."""
-    add_raw(parser)
-    add_out(parser, help="folder for the blind files (e.g. /work/gold)")
-    add_path(
-        parser,
-        "--annotations",
-        default=DEFAULT_ANNOTATIONS,
-        help="where the groups and design files go",
-    )
-    parser.add_argument("--fraction", type=ratio, default=0.3, help="held-out share of groups")
-    parser.add_argument("--review-n", type=positive_int, default=600, help="review rows")
-    parser.add_argument("--seed", type=int, default=0, help="draw seed")
+    add_gold_draw_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
