@@ -9,7 +9,8 @@
 #   RAW=../shared/data/raw  CORPUS=runs/corpus-ship  RUN=runs/ship-train  EVAL=runs/eval-ship
 #   LOFO=runs/lofo-ship.json  HAND=runs/hand-ship.json  SHIP=src/refusal_detector/models/refusal-detector-minilm
 # On 2 CPU cores: corpus ~2 min, train ~12 min (~32 min on shared cores; checkpoints every 50 steps; rerun the train stage and it
-# resumes), export ~3 min, evaluate ~5 min, lofo ~25 min, hand < 1 min.
+# resumes), export ~3 min, evaluate ~5 min, lofo ~70 min (five full-size
+# runs of ~14 min; a finished family is kept if interrupted), hand < 1 min.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -65,9 +66,11 @@ stage_evaluate() {
 }
 
 stage_lofo() {
+    # full-size: the train stage's recipe, once per held-out family (five largest)
     python benchmarks/lofo.py --data "$CORPUS" --out "$LOFO" --work-dir runs/lofo-ship \
-        --max-train-samples 3000 --max-length "$MAX_LENGTH" --learning-rate 5e-5 --warmup-steps 30 \
-        --include-capped --mid-windows "$MID_WINDOWS"
+        --max-train-samples "$TRAIN_SAMPLES" --max-length "$MAX_LENGTH" --epochs 1 \
+        --learning-rate 5e-5 --warmup-steps 30 --include-capped --mid-windows "$MID_WINDOWS" \
+        --refusal-share "$REFUSAL_SHARE" --sample-by source,label --permissive-only
 }
 
 stage_hand() {
