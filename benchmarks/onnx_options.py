@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from refusal_detector.backends.onnx import DISABLED_OPTIMIZERS
 from refusal_detector.detector import RefusalDetector
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,7 +47,13 @@ def session(path: str, threads: int, spin: bool, level: str) -> ort.InferenceSes
     options.inter_op_num_threads = 1
     options.graph_optimization_level = LEVELS[level]
     options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
-    return ort.InferenceSession(path, sess_options=options, providers=["CPUExecutionProvider"])
+    # the graph optimisers the detector turns off stay off here, so each row measures what users get
+    return ort.InferenceSession(
+        path,
+        sess_options=options,
+        providers=["CPUExecutionProvider"],
+        disabled_optimizers=list(DISABLED_OPTIMIZERS),
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

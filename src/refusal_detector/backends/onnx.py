@@ -23,7 +23,7 @@ _TOKEN_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 # refusal_detector.training.export.fuse_transformer_graph). ONNX Runtime's load-time
 # SkipLayerNormFusion would merge them back into SkipLayerNormalization, whose CPU kernel is the
 # slower of the two here: with it disabled, the shipped int8 graph scored batches of short texts
-# 9-18% faster and single texts no slower (AMD EPYC, 2 cores; docs/benchmarks.md).
+# 9-18% faster in interleaved runs (AMD EPYC, 2 cores; docs/benchmarks.md).
 DISABLED_OPTIMIZERS = ("SkipLayerNormFusion",)
 
 

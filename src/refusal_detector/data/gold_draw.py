@@ -256,11 +256,6 @@ def draw(
     }
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``data gold-draw``."""
-    add_gold_draw_arguments(parser)
-
-
 def run(args: argparse.Namespace) -> int:
     """Handler: draw, then print the counts as JSON."""
     summary = draw(
@@ -280,7 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m refusal_detector.data.gold_draw", formatter_class=HelpFormatter
     )
-    add_arguments(parser)
+    add_gold_draw_arguments(parser)
     return run(parser.parse_args(argv))
 
 

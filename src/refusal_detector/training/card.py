@@ -29,6 +29,7 @@ from refusal_detector.model_dir import (
 from refusal_detector.templates import render_template
 from refusal_detector.training import card_sections as sections
 from refusal_detector.training.card_external import external_gold_section
+from refusal_detector.training.card_lofo import lofo_section
 from refusal_detector.training.config import PACKAGED_BASE_MODEL
 
 __all__ = ["CardInputs", "render_card", "write_card"]
@@ -117,7 +118,7 @@ def render_card(inputs: CardInputs) -> str:
         "epoch_table": sections.epoch_table(log),
         "emissions": sections.emissions(inputs.emissions),
         "evaluation_section": sections.evaluation_section(inputs),
-        "lofo_section": sections.lofo_section(inputs),
+        "lofo_section": lofo_section(inputs),
         "export_section": sections.export_section(inputs),
         "reproduce_commands": sections.reproduce_commands(inputs),
         "notes": sections.notes(inputs.extra_notes),

@@ -7,7 +7,6 @@ into the markdown of one section, saying so where the input is missing instead o
 
 from __future__ import annotations
 
-import json
 import shlex
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +29,6 @@ __all__ = [
     "front_matter",
     "headline",
     "hyperparameters",
-    "lofo_section",
     "notes",
     "reproduce_commands",
 ]
@@ -304,49 +302,6 @@ def evaluation_section(inputs: CardInputs) -> str:
     return "\n".join(parts)
 
 
-def lofo_section(inputs: CardInputs) -> str:
-    lofo = inputs.lofo
-    if lofo is None:
-        return "_Leave-one-family-out results were not given to the card generator._"
-    settings = lofo.get("settings", {})
-    config = inputs.training_log.get("config", {})
-    full_size = settings.get("max_train_samples") == config.get("max_train_samples") and (
-        settings.get("max_length") == config.get("max_length")
-    )
-    size = (
-        "**full-size** training run (the shipped run's sample size and max_length)"
-        if full_size
-        else "**short** training run"
-    )
-    caveat = (
-        "Each run is as long as the shipped one."
-        if full_size
-        else "These are shorter than the main run, so they understate what a full run without "
-        "the family would reach."
-    )
-    parts = [
-        f"Each row is a separate, {size} from the same base model with every "
-        "response of one LLM family removed from training and validation, then scored on the "
-        f"{settings.get('scored_on', 'held-out family test rows')} (none seen in training), to "
-        "estimate how the detector does on a family it never saw. "
-        f"Settings: {json.dumps(settings)}. {caveat} F1 is at threshold 0.5; AUROC does not "
-        "depend on the threshold.",
-        "",
-        "| held-out family | test n | refusals | accuracy | precision | recall | F1 | AUROC "
-        "| shipped model F1 (test split, as evaluated above) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    main_families = (inputs.evaluation or {}).get("slices", {}).get("family", {})
-    for family, r in lofo.get("families", {}).items():
-        main = main_families.get(family, {})
-        parts.append(
-            f"| {family} | {r['n']} | {r['refusals']} | {_f(r['accuracy'])} "
-            f"| {_f(r.get('precision'))} | {_f(r.get('recall'))} | {_f(r.get('f1'))} "
-            f"| {_f(r.get('auroc'))} | {_f(main.get('f1'))} |"
-        )
-    return "\n".join(parts)
-
-
 def export_section(inputs: CardInputs) -> str:
     files = directory_bytes(inputs.model_dir)
     total = sum(v for k, v in files.items() if not k.startswith("."))
@@ -423,21 +378,9 @@ def _export_flags(q: dict[str, Any]) -> str:
     return flags
 
 
-def _lofo_command(lofo: dict[str, Any] | None, data: str) -> str:
-    """The benchmark's own command when its JSON records it, else rebuilt from its settings."""
-    lofo = lofo or {}
-    if "command" in lofo:
-        return str(lofo["command"])
-    flags = ""
-    for key, value in lofo.get("settings", {}).items():
-        if key == "scored_on" or value is None or value is False:
-            continue
-        flag = "--" + key.replace("_", "-")
-        flags += f" {flag}" if value is True else f" {flag} {value}"
-    return f"python benchmarks/lofo.py --data {data} --out runs/lofo.json{flags}"
-
-
 def reproduce_commands(inputs: CardInputs) -> str:
+    from refusal_detector.training.card_lofo import lofo_command  # it imports this module
+
     cfg = inputs.training_log.get("config", {})
     data = cfg.get("data", "build/corpus")
     out = cfg.get("output_dir", "runs/default")
@@ -450,7 +393,7 @@ def reproduce_commands(inputs: CardInputs) -> str:
             f"--ship {SHIPPED_DIR}",
             f"refusal-detector evaluate --model {SHIPPED_DIR} --data {data} --split test "
             "--by source,family,origin --out runs/eval-default",
-            _lofo_command(inputs.lofo, data),
+            lofo_command(inputs.lofo, data),
             f"refusal-detector card --model {SHIPPED_DIR} --training-log {out}/{TRAINING_LOG_FILE} "
             f"--eval runs/eval-default --datacard {data}/{DATACARD_JSON} --lofo runs/lofo.json",
         ]

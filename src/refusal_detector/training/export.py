@@ -19,7 +19,7 @@ fusion at load time anyway, but not the attention fusion of an int8 graph: quant
 graph gives ``QAttention`` (one kernel per layer instead of about twenty nodes). The residual
 LayerNorms are left as ``Add`` + ``LayerNormalization`` on purpose: ONNX Runtime 1.32's CPU
 ``SkipLayerNormalization`` kernel was slower than the two standard ops (the shipped int8 model
-scored 64 short texts per call 9-18% faster without it, single texts no slower), so
+scored 64 short texts per call 9-18% faster without it in interleaved runs), so
 :class:`~refusal_detector.backends.onnx.OnnxBackend` also disables the load-time
 ``SkipLayerNormFusion``. The fused graph is checked against torch like the raw one.
 """

@@ -1,0 +1,74 @@
+"""The model card's leave-one-family-out section and the command that reproduces it.
+
+The results come from ``benchmarks/lofo.py`` (``refusal-detector card --lofo PATH``); a run whose
+settings match the shipped run's sample size and max_length is called full-size.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from refusal_detector.training.card_sections import _f
+
+if TYPE_CHECKING:
+    from refusal_detector.training.card import CardInputs
+
+__all__ = ["lofo_command", "lofo_section"]
+
+
+def lofo_section(inputs: CardInputs) -> str:
+    lofo = inputs.lofo
+    if lofo is None:
+        return "_Leave-one-family-out results were not given to the card generator._"
+    settings = lofo.get("settings", {})
+    config = inputs.training_log.get("config", {})
+    full_size = settings.get("max_train_samples") == config.get("max_train_samples") and (
+        settings.get("max_length") == config.get("max_length")
+    )
+    size = (
+        "**full-size** training run (the shipped run's sample size and max_length)"
+        if full_size
+        else "**short** training run"
+    )
+    caveat = (
+        "Each run is as long as the shipped one."
+        if full_size
+        else "These are shorter than the main run, so they understate what a full run without "
+        "the family would reach."
+    )
+    parts = [
+        f"Each row is a separate, {size} from the same base model with every "
+        "response of one LLM family removed from training and validation, then scored on the "
+        f"{settings.get('scored_on', 'held-out family test rows')} (none seen in training), to "
+        "estimate how the detector does on a family it never saw. "
+        f"Settings: {json.dumps(settings)}. {caveat} F1 is at threshold 0.5; AUROC does not "
+        "depend on the threshold.",
+        "",
+        "| held-out family | test n | refusals | accuracy | precision | recall | F1 | AUROC "
+        "| shipped model F1 (test split, as evaluated above) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    main_families = (inputs.evaluation or {}).get("slices", {}).get("family", {})
+    for family, r in lofo.get("families", {}).items():
+        main = main_families.get(family, {})
+        parts.append(
+            f"| {family} | {r['n']} | {r['refusals']} | {_f(r['accuracy'])} "
+            f"| {_f(r.get('precision'))} | {_f(r.get('recall'))} | {_f(r.get('f1'))} "
+            f"| {_f(r.get('auroc'))} | {_f(main.get('f1'))} |"
+        )
+    return "\n".join(parts)
+
+
+def lofo_command(lofo: dict[str, Any] | None, data: str) -> str:
+    """The benchmark's own command when its JSON records it, else rebuilt from its settings."""
+    lofo = lofo or {}
+    if "command" in lofo:
+        return str(lofo["command"])
+    flags = ""
+    for key, value in lofo.get("settings", {}).items():
+        if key == "scored_on" or value is None or value is False:
+            continue
+        flag = "--" + key.replace("_", "-")
+        flags += f" {flag}" if value is True else f" {flag} {value}"
+    return f"python benchmarks/lofo.py --data {data} --out runs/lofo.json{flags}"
