@@ -6,9 +6,9 @@ Five systems score the same texts at four lengths (about 12, 64, 400 and 3,000 t
   ``RobertaForSequenceClassification`` (6 layers, 768 wide, 12 heads, 3,072 FFN, vocabulary
   50,265, 514 positions; random weights, as speed does not depend on them) through
   ``transformers.pipeline("text-classification", truncation=True, max_length=512)``, one text per
-  call. The Hub is out of reach, so its tokenizer is a byte-level BPE (RoBERTa's kind, same
-  special tokens and vocabulary size) trained in-process on the package's hand-labelled texts;
-  the table shows how many tokens it reads per text next to ours.
+  call. The Hub is out of reach, so its tokenizer is rebuilt from GPT-2's byte-level BPE
+  (``benchmarks/assets/gpt2.tiktoken.gz``), which is RoBERTa's up to the order of the ids, so it
+  reads as many tokens per text as the real system; the table shows them next to ours.
 - (b) ``original-batched``: the same pipeline given all texts at once (``batch_size``).
 - (c) ``torch``: ``RefusalDetector(backend="torch")`` on the shipped model.
 - (d) ``onnx-fp32``: the shipped model's weights exported by ``export_onnx`` (fused fp32 graph).
@@ -19,7 +19,7 @@ the parent interleaves them: for every repeat, for every length, each system in 
 rotates) scores the batch and then the single texts. Ratios against (a) therefore compare
 measurements taken minutes apart at most, which keeps them meaningful on a loaded machine;
 throughput is the median over repeats, latency p50/p99 over all single-text calls. Our systems
-read every token (sentence-packed windows); (a) and (b) read the first 512 tokens only.
+read every token (overlapping token windows); (a) and (b) read the first 512 tokens only.
 
 Also measured: the cold start of ``refusal-detector classify TEXT`` (a fresh process, median of
 ``--cold-starts``), and with ``--install-size`` the site-packages of a fresh venv after
@@ -32,6 +32,8 @@ Also measured: the cold start of ``refusal-detector classify TEXT`` (a fresh pro
 from __future__ import annotations
 
 import argparse
+import base64
+import gzip
 import itertools
 import json
 import os
@@ -68,7 +70,7 @@ SHORT_TEXTS = (
     "Unfortunately I am unable to assist with this one.",
     "Here are three tips for a better night's sleep.",
 )
-CORPUS = ROOT / "src/refusal_detector/data/annotations"
+GPT2_BPE = ROOT / "benchmarks/assets/gpt2.tiktoken.gz"
 
 
 def build_texts(tokenizer: Any, length: str, n: int) -> list[str]:
@@ -87,10 +89,63 @@ def build_texts(tokenizer: Any, length: str, n: int) -> list[str]:
     return texts
 
 
+def _byte_chars() -> dict[int, str]:
+    """GPT-2's byte-to-character table: each byte as the printable character its BPE stores."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1)]
+    printable += range(ord("®"), ord("ÿ") + 1)
+    chars = dict(zip(printable, printable, strict=True))
+    extra = (b for b in range(256) if b not in chars)
+    chars.update((b, 256 + n) for n, b in enumerate(extra))
+    return {b: chr(c) for b, c in chars.items()}
+
+
+def gpt2_bpe(path: Path = GPT2_BPE) -> Any:
+    """RoBERTa's tokenizer, up to id order: GPT-2's byte-level BPE from its merge ranks.
+
+    The merges are rebuilt from the ranks (each token is the merge of the two parts that BPE with
+    only lower ranks leaves of it), the ids are GPT-2's ranks shifted past RoBERTa's four leading
+    special tokens, and ``<s> ... </s>`` is added the way RoBERTa's post-processor does.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
+
+    ranks: dict[bytes, int] = {}
+    with gzip.open(path, "rt", encoding="ascii") as handle:
+        for line in handle:
+            token, rank = line.split()
+            ranks[base64.b64decode(token)] = int(rank)
+    chars = _byte_chars()
+
+    def word(token: bytes) -> str:
+        return "".join(chars[b] for b in token)
+
+    merges = []
+    for token, rank in sorted(ranks.items(), key=lambda item: item[1]):
+        if len(token) == 1:
+            continue
+        parts = [bytes([b]) for b in token]
+        while len(parts) > 2:
+            found = [
+                (ranks.get(a + b, rank), i) for i, (a, b) in enumerate(itertools.pairwise(parts))
+            ]
+            best, i = min(found)
+            if best >= rank:
+                break
+            parts[i : i + 2] = [parts[i] + parts[i + 1]]
+        if len(parts) != 2:
+            raise ValueError(f"{path}: rank {rank} is not the merge of two lower-ranked tokens")
+        merges.append((word(parts[0]), word(parts[1])))
+    vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3, "<mask>": 50264}
+    vocab.update((word(token), rank + 4) for token, rank in ranks.items())
+    bpe = Tokenizer(models.BPE(vocab=vocab, merges=merges))
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    bpe.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0))
+    return bpe
+
+
 def build_original(out: Path) -> Path:
-    """A distilroberta-base-shaped classifier with random weights and a local byte-level BPE."""
+    """A distilroberta-base-shaped classifier with random weights and RoBERTa's BPE (GPT-2's)."""
     import torch
-    from tokenizers import ByteLevelBPETokenizer, processors
     from transformers import (
         RobertaConfig,
         RobertaForSequenceClassification,
@@ -99,15 +154,7 @@ def build_original(out: Path) -> Path:
 
     from refusal_detector.labels import ID2LABEL, LABEL2ID
 
-    corpus = []
-    for path in sorted(CORPUS.glob("*.jsonl")):
-        with path.open(encoding="utf-8") as handle:
-            corpus += [str(json.loads(line).get("text", "")) for line in handle if line.strip()]
-    specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
-    bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(corpus, vocab_size=50265, min_frequency=2, special_tokens=specials)
-    bpe.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0))
-    tokenizer = RobertaTokenizerFast(tokenizer_object=bpe, model_max_length=512)
+    tokenizer = RobertaTokenizerFast(tokenizer_object=gpt2_bpe(), model_max_length=512)
     config = RobertaConfig(
         vocab_size=50265,
         hidden_size=768,
@@ -183,7 +230,7 @@ def serve(system: str, model: Path, args: argparse.Namespace) -> None:
             detector.predict_proba(texts)
 
         def tokens_read(texts: list[str]) -> float:
-            windows = detector._windower.window_ids(texts)
+            windows = detector.window_ids(texts)
             return statistics.mean(sum(len(w) for w in ws) for ws in windows)
 
     load_s = time.perf_counter() - start

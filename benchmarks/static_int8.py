@@ -18,6 +18,7 @@ rows, the export's bounds) and timed in this process, interleaved: rows/s for a 
 texts and of ~400-token texts, and single short-text p50. Results go to stdout as one table.
 
     python benchmarks/static_int8.py --data CORPUS_DIR [--model DIR] [--calib 256] [--n 2000]
+        [--variants qdq-minmax,qop-minmax]
 """
 
 # ruff: noqa: T201  (a benchmark prints its table to stdout)
@@ -49,6 +50,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from long_outputs import PARAGRAPHS  # noqa: E402
 
+STATIC_VARIANTS = ("qdq-minmax", "qdq-percentile", "qop-minmax")
 SHORT = "I'm sorry, but I can't help with that request."
 
 
@@ -63,14 +65,12 @@ class _Reader:
     """``CalibrationDataReader`` over padded token batches of the detector's own tokenisation."""
 
     def __init__(self, detector: RefusalDetector, texts: Sequence[str], batch: int = 16) -> None:
-        windows = [w for per in detector._windower.window_ids(list(texts)) for w in per]
+        windows = [w for per in detector.window_ids(list(texts)) for w in per]
         batches = [windows[i : i + batch] for i in range(0, len(windows), batch)]
         # Every batch padded to the full window: the percentile calibrator stacks activations
         # across batches, so their shapes must agree.
         self._feeds: Iterator[dict[str, Any]] = (
-            _widen(detector._pad(b, np.fromiter(map(len, b), dtype=np.int64)), detector)
-            for b in batches
-            if len(b) == batch
+            _widen(detector.model_inputs(b), detector) for b in batches if len(b) == batch
         )
 
     def get_next(self) -> dict[str, Any] | None:
@@ -148,7 +148,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--min-agreement", type=float, default=0.995)
     parser.add_argument("--max-f1-drop", type=float, default=0.003)
+    parser.add_argument(
+        "--variants",
+        default="qdq-minmax,qop-minmax",
+        help="static variants, comma-separated among "
+        + ", ".join(STATIC_VARIANTS)
+        + " (qdq-percentile keeps a histogram of every activation: slow, >10 min on 2 cores)",
+    )
     args = parser.parse_args(argv)
+    chosen = [v for v in str(args.variants).split(",") if v]
+    unknown = sorted(set(chosen) - set(STATIC_VARIANTS))
+    if unknown:
+        parser.error(f"unknown --variants {unknown}; choose among {', '.join(STATIC_VARIANTS)}")
 
     source = args.model or default_model_dir()
     with tempfile.TemporaryDirectory(prefix="static-int8-") as tmp_name:
@@ -168,8 +179,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         variants["dynamic (shipped kind)"] = quantize_int8(
             fp32, fp32.with_name("dynamic.onnx"), per_channel=True
         )
-        for fmt, method in (("qdq", "minmax"), ("qdq", "percentile"), ("qop", "minmax")):
-            name = f"static-{fmt}-{method}"
+        for variant in chosen:
+            fmt, method = variant.split("-")
+            name = f"static-{variant}"
             try:
                 reader = _Reader(detector, [e.text for e in calib])
                 variants[name] = quantize_static_int8(

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from refusal_detector import ConfigError, InvalidTextError, RefusalDetector, default_model_dir
+from refusal_detector.detector import rejection_probability
 
 # All within the tiny model's 128-token window, where the pipeline's truncation changes nothing.
 TEXTS = [
@@ -96,6 +97,24 @@ def test_order_and_batch_size_do_not_change_scores(tiny_model_dir: Path) -> None
     scores = one.score_token_sequences(sequences)
     np.testing.assert_allclose(many.score_token_sequences(sequences), scores, atol=1e-6)
     np.testing.assert_allclose(many.score_token_sequences(sequences[::-1]), scores[::-1], atol=1e-6)
+
+
+def test_model_inputs_are_what_the_backend_scores(detector: RefusalDetector) -> None:
+    sequences = detector.encode(["I can't help with that.", "Sure."])
+    feed = detector.model_inputs(sequences)
+    width = max(map(len, sequences))
+    assert feed["input_ids"].shape == feed["attention_mask"].shape == (2, width)
+    assert feed["attention_mask"].sum(axis=1).tolist() == [len(s) for s in sequences]
+    assert feed["input_ids"][1, len(sequences[1]) :].tolist() == [detector.pad_id] * (
+        width - len(sequences[1])
+    )
+    np.testing.assert_allclose(
+        rejection_probability(detector.backend.logits(feed)),
+        detector.score_token_sequences(sequences),
+        atol=1e-6,
+    )
+    with pytest.raises(ValueError, match="at least one token sequence"):
+        detector.model_inputs([])
 
 
 def test_score_token_sequences_rejects_overlong_input(detector: RefusalDetector) -> None:

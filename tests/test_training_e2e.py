@@ -246,3 +246,29 @@ def test_mid_window_examples_are_later_inference_windows_of_long_normals(tmp_pat
     assert items[0]["labels"] == 0
     assert items[0]["input_ids"] in [w.ids for w in windows[1:]]
     assert len(items[0]["attention_mask"]) == len(items[0]["input_ids"]) <= 32
+
+
+def test_num_layers_trains_a_shallower_copy_that_both_backends_load(tmp_path: Path) -> None:
+    from safetensors import safe_open
+
+    from refusal_detector.errors import ConfigError
+    from refusal_detector.training.config import TrainConfig
+    from refusal_detector.training.train import train
+
+    corpus = write_corpus(tmp_path / "corpus")
+    base = build_trainable_base(tmp_path / "base", seed=3)  # 2 layers
+    common = dict(data=corpus, base_model=str(base), per_device_train_batch_size=8,
+                  warmup_steps=0, save_steps=50, track_emissions=False, disable_tqdm=True,
+                  learning_rate=5e-3, num_train_epochs=1)  # fmt: skip
+    with pytest.raises(ConfigError, match="num_layers 3 exceeds the base model's 2 layers"):
+        train(TrainConfig(output_dir=tmp_path / "too-deep", num_layers=3, **common))  # type: ignore[arg-type]
+    out = tmp_path / "shallow"
+    train(TrainConfig(output_dir=out, num_layers=1, **common))  # type: ignore[arg-type]
+    assert json.loads((out / "config.json").read_text())["num_hidden_layers"] == 1
+    assert json.loads((out / "training_log.json").read_text())["num_layers"] == 1
+    with safe_open(str(out / "model.safetensors"), "pt") as weights:
+        names = list(weights.keys())
+        layers = {k.split(".")[3] for k in names if ".encoder.layer." in k}
+    assert layers == {"0"}  # only the bottom layer was kept
+    detector = RefusalDetector.from_pretrained(out, backend="torch")
+    assert detector.predict_proba([REFUSALS[0], ANSWERS[0]]).shape == (2,)

@@ -328,6 +328,18 @@ class RefusalDetector:
             logits[idx] = self.backend.logits(self._pad([sequences[i] for i in idx], lengths[idx]))
         return logits
 
+    def model_inputs(self, sequences: Sequence[Sequence[int]]) -> dict[str, npt.NDArray[np.int64]]:
+        """The backend's feed for token-id sequences: ``input_ids`` padded on the right to the
+        longest, ``attention_mask`` and, where the model takes them, zero ``token_type_ids``.
+
+        What every batch of :meth:`logits_token_sequences` is run on; e.g. for calibration data
+        (``benchmarks/static_int8.py``) from :meth:`window_ids`.
+        """
+        if not sequences:
+            raise ValueError("model_inputs needs at least one token sequence")
+        lengths = np.fromiter(map(len, sequences), dtype=np.int64, count=len(sequences))
+        return self._pad(list(sequences), lengths)
+
     def _pad(
         self, sequences: list[Sequence[int]], lengths: npt.NDArray[np.int64]
     ) -> dict[str, npt.NDArray[np.int64]]:

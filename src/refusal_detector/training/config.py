@@ -83,6 +83,10 @@ class TrainConfig:
         max_length: tokens per training example (truncating the tail); None means the base
             tokenizer's limit, at most 512. The saved tokenizer declares this limit, so inference
             sees what training saw.
+        num_layers: keep only the base model's bottom ``num_layers`` transformer layers (layer
+            dropping: the others' weights are not loaded), for a faster model; None keeps all.
+            A fine-tuned classifier as ``base_model`` keeps its head, so a shallower copy of a
+            trained model can be fine-tuned again.
         max_train_samples: cap on training examples, sampled by (source, family, label) stratum
             with the largest strata cut first; None keeps all.
         max_per_source: cap on training examples from any one source (applied first).
@@ -112,6 +116,7 @@ class TrainConfig:
     output_dir: Path
     base_model: str | None = None
     max_length: int | None = None
+    num_layers: int | None = None
     max_train_samples: int | None = None
     max_per_source: int | None = None
     refusal_share: float | None = None
@@ -164,6 +169,8 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be >= 1 or None, got {value}")
         if self.max_length is not None and not 8 <= self.max_length <= 8192:
             raise ConfigError(f"max_length must be in [8, 8192], got {self.max_length}")
+        if self.num_layers is not None and self.num_layers < 1:
+            raise ConfigError(f"num_layers must be >= 1 or None, got {self.num_layers}")
         if not 0.0 < self.learning_rate < 1.0:
             raise ConfigError(f"learning_rate must be in (0, 1), got {self.learning_rate}")
         if self.num_train_epochs <= 0 and self.max_steps <= 0:

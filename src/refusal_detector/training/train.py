@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 from transformers import (
+    AutoConfig,
     AutoModelForSequenceClassification,
     AutoTokenizer,
     DataCollatorWithPadding,
@@ -123,12 +124,20 @@ def train(config: TrainConfig, *, progress: Callable[[str], None] | None = None)
 
     tokenizer = AutoTokenizer.from_pretrained(base_model)
     max_length = config.max_length or min(int(tokenizer.model_max_length), MAX_DEFAULT_LENGTH)
+    model_config = AutoConfig.from_pretrained(
+        base_model, num_labels=2, id2label=dict(ID2LABEL), label2id=dict(LABEL2ID)
+    )
+    if config.num_layers is not None:
+        # Layer dropping: the config decides how many layers are built; from_pretrained then loads
+        # the bottom ones and ignores the rest of the checkpoint.
+        available = int(model_config.num_hidden_layers)
+        if config.num_layers > available:
+            raise ConfigError(
+                f"num_layers {config.num_layers} exceeds the base model's {available} layers"
+            )
+        model_config.num_hidden_layers = config.num_layers
     model = AutoModelForSequenceClassification.from_pretrained(
-        base_model,
-        num_labels=2,
-        id2label=dict(ID2LABEL),
-        label2id=dict(LABEL2ID),
-        ignore_mismatched_sizes=True,
+        base_model, config=model_config, ignore_mismatched_sizes=True
     )
     train_dataset = _EncodedDataset(tokenizer, train_rows, max_length=max_length)
     n_mid = round(config.mid_windows * len(train_rows))
@@ -141,7 +150,13 @@ def train(config: TrainConfig, *, progress: Callable[[str], None] | None = None)
     eval_dataset = _EncodedDataset(tokenizer, eval_rows, max_length=max_length)
     _stamp_data(
         checkpoint_dir,
-        _data_fingerprint(base_model, max_length, config.mid_windows, train_rows, eval_rows),
+        _data_fingerprint(
+            base_model if config.num_layers is None else f"{base_model}:{config.num_layers}",
+            max_length,
+            config.mid_windows,
+            train_rows,
+            eval_rows,
+        ),
         resuming=resume_from is not None,
     )
 
@@ -200,6 +215,7 @@ def train(config: TrainConfig, *, progress: Callable[[str], None] | None = None)
         "base_model": base_model,
         "base_model_name": PACKAGED_BASE_MODEL if config.base_model is None else base_model,
         "max_length": max_length,
+        "num_layers": int(final.config.num_hidden_layers),
         "config": _jsonable(asdict(config)),
         "training_arguments": _jsonable(config.training_arguments()),
         "train_examples": len(train_rows),

@@ -71,6 +71,14 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         help="tokens per training example (default: the base tokenizer's limit, at most 512)",
     )
     parser.add_argument(
+        "--num-layers",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="keep only the base model's bottom N transformer layers, for a faster model "
+        "(default: all; a trained model directory as --base-model keeps its classifier head)",
+    )
+    parser.add_argument(
         "--max-train-samples",
         type=positive_int,
         default=None,
