@@ -133,6 +133,15 @@ def test_card_tables_come_from_the_inputs(inputs: CardInputs) -> None:
         assert heading in card
 
 
+def test_lofo_of_a_first_stage_says_the_shipped_model_is_a_second_stage(
+    inputs: CardInputs,
+) -> None:
+    log = {**TRAINING_LOG, "config": {**TRAINING_LOG["config"], "num_layers": 4}}  # type: ignore[dict-item]
+    staged = render_card(CardInputs(model_dir=inputs.model_dir, training_log=log, lofo=inputs.lofo))
+    assert "bottom 4 layers of such a run fine-tuned again" in staged
+    assert "fine-tuned again" not in render_card(inputs)
+
+
 def test_missing_inputs_are_said_not_invented(inputs: CardInputs, tmp_path: Path) -> None:
     bare = CardInputs(model_dir=tmp_path, training_log=TRAINING_LOG)
     card = render_card(bare)

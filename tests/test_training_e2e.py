@@ -265,7 +265,13 @@ def test_num_layers_trains_a_shallower_copy_that_both_backends_load(tmp_path: Pa
     out = tmp_path / "shallow"
     train(TrainConfig(output_dir=out, num_layers=1, **common))  # type: ignore[arg-type]
     assert json.loads((out / "config.json").read_text())["num_hidden_layers"] == 1
-    assert json.loads((out / "training_log.json").read_text())["num_layers"] == 1
+    log = json.loads((out / "training_log.json").read_text())
+    assert log["num_layers"] == 1
+    assert log["base_model_name"] == str(base)  # the tiny base has no training log
+    # A second stage from a trained directory names the pretrained model the first one started from.
+    second = tmp_path / "second"
+    train(TrainConfig(output_dir=second, **{**common, "base_model": str(out)}))  # type: ignore[arg-type]
+    assert json.loads((second / "training_log.json").read_text())["base_model_name"] == str(base)
     with safe_open(str(out / "model.safetensors"), "pt") as weights:
         names = list(weights.keys())
         layers = {k.split(".")[3] for k in names if ".encoder.layer." in k}

@@ -37,6 +37,13 @@ def lofo_section(inputs: CardInputs) -> str:
         else "These are shorter than the main run, so they understate what a full run without "
         "the family would reach."
     )
+    layers = config.get("num_layers")
+    if layers is not None and settings.get("num_layers") != layers:
+        caveat += (
+            f" The shipped model is a second stage, not run per family here: the bottom {layers} "
+            f"layers of such a run fine-tuned again with the same recipe "
+            f"(`--base-model RUN --num-layers {layers}`), so these rows measure the first stage."
+        )
     parts = [
         f"Each row is a separate, {size} from the same base model with every "
         "response of one LLM family removed from training and validation, then scored on the "

@@ -213,7 +213,7 @@ def train(config: TrainConfig, *, progress: Callable[[str], None] | None = None)
     best_f1 = trainer.state.best_metric
     log = {
         "base_model": base_model,
-        "base_model_name": PACKAGED_BASE_MODEL if config.base_model is None else base_model,
+        "base_model_name": _base_model_name(config.base_model),
         "max_length": max_length,
         "num_layers": int(final.config.num_hidden_layers),
         "config": _jsonable(asdict(config)),
@@ -305,6 +305,20 @@ def framework_versions() -> dict[str, str | None]:
             versions[name] = None
     versions["python"] = platform.python_version()
     return versions
+
+
+def _base_model_name(base_model: str | None) -> str:
+    """The pretrained model a run descends from: a trained model directory as the base (a second
+    stage, e.g. ``--num-layers``) passes on the name its own training log records."""
+    if base_model is None:
+        return PACKAGED_BASE_MODEL
+    log = Path(base_model) / TRAINING_LOG_FILE
+    if log.is_file():
+        try:
+            return str(json.loads(log.read_text(encoding="utf-8"))["base_model_name"])
+        except (ValueError, KeyError, TypeError):
+            logger.warning("%s: no base_model_name; naming the directory itself", log)
+    return base_model
 
 
 def _data_fingerprint(
