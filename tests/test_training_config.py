@@ -51,6 +51,9 @@ def test_training_arguments_are_accepted_by_transformers() -> None:
         ({"max_train_samples": 0}, "max_train_samples must be >= 1 or None"),
         ({"num_train_epochs": 0.0}, "num_train_epochs must be > 0"),
         ({"extra": {"seed": 1}}, "extra repeats named fields"),
+        ({"num_layers": 0}, "num_layers must be >= 1 or None, got 0"),
+        ({"distill_weight": 1.5}, r"distill_weight must be in \[0, 1\], got 1.5"),
+        ({"distill_temperature": 0.0}, "distill_temperature must be > 0, got 0.0"),
     ],
 )
 def test_config_errors_name_field_and_value(change: dict[str, object], match: str) -> None:

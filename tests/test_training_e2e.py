@@ -278,3 +278,28 @@ def test_num_layers_trains_a_shallower_copy_that_both_backends_load(tmp_path: Pa
     assert layers == {"0"}  # only the bottom layer was kept
     detector = RefusalDetector.from_pretrained(out, backend="torch")
     assert detector.predict_proba([REFUSALS[0], ANSWERS[0]]).shape == (2,)
+
+
+def test_distillation_trains_a_student_on_labels_and_the_teachers_scores(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    from refusal_detector.training.config import TrainConfig
+    from refusal_detector.training.train import train
+
+    out = tmp_path / "student"
+    config = TrainConfig(
+        data=pipeline.corpus, output_dir=out, base_model=str(pipeline.model), num_layers=1,
+        teacher=str(pipeline.model), distill_weight=0.7, per_device_train_batch_size=8,
+        warmup_steps=0, save_steps=50, track_emissions=False, disable_tqdm=True,
+        learning_rate=5e-3, num_train_epochs=2,
+    )  # fmt: skip
+    result = train(config)
+    assert result.epochs[-1].validation_loss is not None
+    log = json.loads((out / "training_log.json").read_text())
+    assert log["config"]["teacher"] == str(pipeline.model)
+    assert log["num_layers"] == 1
+    student = RefusalDetector.from_pretrained(out, backend="torch")
+    teacher = RefusalDetector.from_pretrained(pipeline.model, backend="torch")
+    texts = [*REFUSALS[:3], *ANSWERS[:3]]
+    agree = (student.predict_proba(texts) >= 0.5) == (teacher.predict_proba(texts) >= 0.5)
+    assert agree.all()

@@ -87,6 +87,12 @@ class TrainConfig:
             dropping: the others' weights are not loaded), for a faster model; None keeps all.
             A fine-tuned classifier as ``base_model`` keeps its head, so a shallower copy of a
             trained model can be fine-tuned again.
+        teacher: a trained classifier directory (same tokenizer) to distil from: the loss mixes
+            cross-entropy on the labels with the KL divergence to the teacher's softened scores
+            (knowledge distillation); None trains on the labels alone.
+        distill_weight: the teacher's share of the loss (0-1).
+        distill_temperature: the temperature both models' logits are softened by in the KL term
+            (which is scaled by its square, as in Hinton et al.).
         max_train_samples: cap on training examples, sampled by (source, family, label) stratum
             with the largest strata cut first; None keeps all.
         max_per_source: cap on training examples from any one source (applied first).
@@ -117,6 +123,9 @@ class TrainConfig:
     base_model: str | None = None
     max_length: int | None = None
     num_layers: int | None = None
+    teacher: str | None = None
+    distill_weight: float = 0.5
+    distill_temperature: float = 2.0
     max_train_samples: int | None = None
     max_per_source: int | None = None
     refusal_share: float | None = None
@@ -171,6 +180,10 @@ class TrainConfig:
             raise ConfigError(f"max_length must be in [8, 8192], got {self.max_length}")
         if self.num_layers is not None and self.num_layers < 1:
             raise ConfigError(f"num_layers must be >= 1 or None, got {self.num_layers}")
+        if not 0.0 <= self.distill_weight <= 1.0:
+            raise ConfigError(f"distill_weight must be in [0, 1], got {self.distill_weight}")
+        if self.distill_temperature <= 0:
+            raise ConfigError(f"distill_temperature must be > 0, got {self.distill_temperature}")
         if not 0.0 < self.learning_rate < 1.0:
             raise ConfigError(f"learning_rate must be in (0, 1), got {self.learning_rate}")
         if self.num_train_epochs <= 0 and self.max_steps <= 0:

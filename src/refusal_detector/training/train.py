@@ -151,7 +151,7 @@ def train(config: TrainConfig, *, progress: Callable[[str], None] | None = None)
     _stamp_data(
         checkpoint_dir,
         _data_fingerprint(
-            base_model if config.num_layers is None else f"{base_model}:{config.num_layers}",
+            _base_fingerprint(base_model, config),
             max_length,
             config.mid_windows,
             train_rows,
@@ -167,7 +167,17 @@ def train(config: TrainConfig, *, progress: Callable[[str], None] | None = None)
     callbacks: list[Any] = [_EpochCheckpoint()]
     if progress is not None:
         callbacks.append(_ProgressReport(progress))
-    trainer = Trainer(
+    trainer_class: Any = Trainer
+    extra: dict[str, Any] = {}
+    if config.teacher is not None:
+        trainer_class = _DistillationTrainer
+        extra = {
+            "teacher": _load_teacher(config.teacher, model),
+            "weight": config.distill_weight,
+            "temperature": config.distill_temperature,
+        }
+    trainer = trainer_class(
+        **extra,
         model=model,
         args=args,
         train_dataset=train_dataset,
@@ -305,6 +315,63 @@ def framework_versions() -> dict[str, str | None]:
             versions[name] = None
     versions["python"] = platform.python_version()
     return versions
+
+
+def _base_fingerprint(base_model: str, config: TrainConfig) -> str:
+    """What the run starts from, for the resume check: the base, its depth and any teacher."""
+    text = base_model if config.num_layers is None else f"{base_model}:{config.num_layers}"
+    if config.teacher is not None:
+        text += f"|teacher={config.teacher}:{config.distill_weight}:{config.distill_temperature}"
+    return text
+
+
+def _load_teacher(path: str, student: Any) -> Any:
+    """The frozen teacher classifier at ``path``; it must share the student's vocabulary, labels."""
+    try:
+        teacher = AutoModelForSequenceClassification.from_pretrained(path)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"teacher {path}: not a loadable classifier directory ({exc})") from exc
+    for name in ("vocab_size", "num_labels"):
+        mine, theirs = getattr(student.config, name), getattr(teacher.config, name)
+        if mine != theirs:
+            raise ConfigError(
+                f"teacher {path}: {name} {theirs} differs from the student's {mine}; a teacher "
+                "must read the same tokens and predict the same labels"
+            )
+    teacher.eval()
+    for parameter in teacher.parameters():
+        parameter.requires_grad_(False)
+    return teacher
+
+
+class _DistillationTrainer(Trainer):
+    """Trainer whose loss is (1 - w) * cross-entropy + w * T^2 * KL(teacher_T || student_T)."""
+
+    def __init__(self, *args: Any, teacher: Any, weight: float, temperature: float, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.teacher = teacher.to(self.args.device)
+        self.distill_weight = weight
+        self.distill_temperature = temperature
+
+    def compute_loss(
+        self,
+        model: Any,
+        inputs: dict[str, Any],
+        return_outputs: bool = False,
+        num_items_in_batch: Any = None,
+    ) -> Any:
+        outputs = model(**inputs)
+        features = {k: v for k, v in inputs.items() if k != "labels"}
+        with torch.no_grad():
+            teacher_logits = self.teacher(**features).logits
+        t = self.distill_temperature
+        soft = torch.nn.functional.kl_div(
+            torch.log_softmax(outputs.logits / t, dim=-1),
+            torch.softmax(teacher_logits / t, dim=-1),
+            reduction="batchmean",
+        ) * (t * t)
+        loss = (1.0 - self.distill_weight) * outputs.loss + self.distill_weight * soft
+        return (loss, outputs) if return_outputs else loss
 
 
 def _base_model_name(base_model: str | None) -> str:

@@ -79,6 +79,27 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: all; a trained model directory as --base-model keeps its classifier head)",
     )
     parser.add_argument(
+        "--teacher",
+        default=None,
+        metavar="DIR",
+        help="trained classifier directory (same tokenizer) to distil from: the loss adds the KL "
+        "divergence to its softened scores (default: labels only)",
+    )
+    parser.add_argument(
+        "--distill-weight",
+        type=float,
+        default=0.5,
+        metavar="W",
+        help="the teacher's share of the loss, 0-1 (default: 0.5)",
+    )
+    parser.add_argument(
+        "--distill-temperature",
+        type=float,
+        default=2.0,
+        metavar="T",
+        help="temperature of the distillation term (default: 2.0)",
+    )
+    parser.add_argument(
         "--max-train-samples",
         type=positive_int,
         default=None,
