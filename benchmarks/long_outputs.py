@@ -4,10 +4,10 @@ For answers of several lengths (in model tokens) it builds a realistic markdown 
 refusal sentence at several depths, and scores every text
 
 - by truncation (what llm-guard and a plain pipeline do: the first window only),
-- by sentence-packed windows (the default: whole sentences packed into windows of the model's
-  length, no overlap, each token read once),
+- by sentence-packed windows (``window_align="sentences"``: whole sentences packed into windows
+  of the model's length, no overlap, each token read once),
 - by overlapping token windows of several lengths (up to the model's window) and overlaps
-  (``window_align="tokens"``; 50% was the default before sentence packing), and
+  (``window_align="tokens"``, the detector's default, at ``WINDOW_OVERLAP``), and
 - by sentences (what refusal_spans and the scanner's sentence mode read),
 
 and prints one table: windows (or sentences) per text, milliseconds per text, cost relative to
@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from refusal_detector import RefusalDetector
+from refusal_detector.detector import WINDOW_OVERLAP
 from refusal_detector.segment import TokenWindower, split_sentences
 from refusal_detector.spans import score_sentences
 
@@ -165,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             scores, seconds = timed(packed_run, args.repeats)
             ms = 1000 * seconds / len(texts)
-            label = "sentence-packed windows (default)"
+            label = "sentence-packed windows"
             _emit(
                 _row(n_tokens, label, window, "-", n_windows, ms, ms / trunc_ms, scores, n_buried)
             )
@@ -180,7 +181,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             scores, seconds = timed(windowed, args.repeats)
             ms = 1000 * seconds / len(texts)
-            label = f"windows, {int(overlap * 100)}% overlap"
+            label = f"windows, {overlap:.1%} overlap".replace(".0%", "%")
+            if window == base.max_length and overlap == WINDOW_OVERLAP:
+                label += " (default)"
             ratio = ms / trunc_ms
             _emit(_row(n_tokens, label, window, stride, n_windows, ms, ratio, scores, n_buried))
     return 0

@@ -134,7 +134,7 @@ def gpt2_bpe(path: Path = GPT2_BPE) -> Any:
         if len(parts) != 2:
             raise ValueError(f"{path}: rank {rank} is not the merge of two lower-ranked tokens")
         merges.append((word(parts[0]), word(parts[1])))
-    vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3, "<mask>": 50264}
+    vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3, "<mask>": len(ranks) + 4}
     vocab.update((word(token), rank + 4) for token, rank in ranks.items())
     bpe = Tokenizer(models.BPE(vocab=vocab, merges=merges))
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)

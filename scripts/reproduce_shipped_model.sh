@@ -4,22 +4,22 @@
 #   scripts/reproduce_shipped_model.sh                 # all stages, in order
 #   scripts/reproduce_shipped_model.sh train export    # only some (each reads the previous ones' output)
 #
-# Stages: corpus, train (the 6-layer model), shallow (its bottom 4 layers fine-tuned again: the
-# shipped model), calibrate (fold a temperature into a copy of the run), export, threshold,
+# Stages: corpus, train (the first round), second (the same recipe again from the first round's
+# weights: the shipped model), calibrate (fold a temperature into a copy of the run), export, threshold,
 # evaluate, gold (external gold set), lofo, hand, card. Paths (override with environment variables):
-#   RAW=../shared/data/raw  CORPUS=runs/corpus-ship  FULL=runs/ship-train-6l  RUN=runs/ship-train
+#   RAW=../shared/data/raw  CORPUS=runs/corpus-ship  FIRST=runs/ship-train-1  RUN=runs/ship-train
 #   EVAL=runs/eval-ship
 #   LOFO=runs/lofo-ship.json  HAND=runs/hand-ship.json  SHIP=src/refusal_detector/models/refusal-detector-minilm
 # On 2 CPU cores: corpus ~2 min, train ~12 min (~32 min on shared cores; checkpoints every 50 steps; rerun the train stage and it
-# resumes), shallow ~6 min (resumes too), export ~3 min, evaluate ~5 min, lofo ~70 min (five runs
-# of the 6-layer train stage's recipe, ~14 min each; a finished family is kept if interrupted),
+# resumes), second ~12 min (resumes too), export ~3 min, evaluate ~5 min, lofo ~70 min (five runs
+# of the first round's recipe, ~14 min each; a finished family is kept if interrupted),
 # hand < 1 min.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 RAW="${RAW:-../shared/data/raw}"
 CORPUS="${CORPUS:-runs/corpus-ship}"
-FULL="${FULL:-runs/ship-train-6l}"
+FIRST="${FIRST:-runs/ship-train-1}"
 RUN="${RUN:-runs/ship-train}"
 EVAL="${EVAL:-runs/eval-ship}"
 LOFO="${LOFO:-runs/lofo-ship.json}"
@@ -32,7 +32,7 @@ MAX_LENGTH=128
 TRAIN_SAMPLES=6000
 MID_WINDOWS=0.15
 REFUSAL_SHARE=0.30
-NUM_LAYERS=4
+NUM_LAYERS=6   # layers the second round keeps (4: the 1.5x faster variant in docs/training.md)
 
 stage_corpus() {
     refusal-detector data build --raw "$RAW" --out "$CORPUS" --card-dir docs
@@ -50,13 +50,13 @@ train_recipe() {  # train_recipe OUT [extra train options]: the recipe, resuming
 }
 
 stage_train() {
-    train_recipe "$FULL"
+    train_recipe "$FIRST"
 }
 
-stage_shallow() {
-    # Layer dropping: the trained 6-layer model's bottom NUM_LAYERS layers and its head, fine-tuned
-    # again with the same recipe: 1.5x faster, and no worse outside the corpus (docs/training.md).
-    train_recipe "$RUN" --base-model "$FULL" --num-layers "$NUM_LAYERS"
+stage_second() {
+    # The first round's weights (its bottom NUM_LAYERS layers and its head) fine-tuned again with
+    # the same recipe: about a point better outside the corpus (docs/training.md).
+    train_recipe "$RUN" --base-model "$FIRST" --num-layers "$NUM_LAYERS"
 }
 
 stage_calibrate() {
@@ -111,7 +111,7 @@ if [[ -f scripts/card_notes.txt ]]; then
 fi
 
 stages=("$@")
-[[ ${#stages[@]} -eq 0 ]] && stages=(corpus train shallow calibrate export threshold evaluate gold lofo hand card)
+[[ ${#stages[@]} -eq 0 ]] && stages=(corpus train second calibrate export threshold evaluate gold lofo hand card)
 for stage in "${stages[@]}"; do
     echo "== $stage ($(date -u +%H:%M:%S))" >&2
     "stage_$stage"

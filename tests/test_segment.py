@@ -246,11 +246,11 @@ def test_sentence_windows_start_at_sentences_and_read_each_token_once() -> None:
     assert sentences.window_ids([text]) == [[w.ids for w in by_sentences]]
 
 
-def test_the_default_is_token_windows_with_a_quarter_overlap() -> None:
+def test_the_default_is_token_windows_with_an_eighth_overlap() -> None:
     detector = fake_detector(max_length=16)
     content = TokenWindower(fake_tokenizer(), max_length=16).content_size
     assert detector.window_align == "tokens"
-    assert detector.window_stride == int(content * 0.75)
+    assert detector.window_stride == int(content * 0.875)
     assert TokenWindower(fake_tokenizer(), max_length=16).stride == content // 2  # windower: half
 
 

@@ -54,10 +54,11 @@ logger = logging.getLogger(__name__)
 
 _REJECTION_ID = 1
 REDUCTIONS = ("max", "mean")
-WINDOW_OVERLAP = 0.25
-"""Share of a window that consecutive token-aligned windows share by default: a quarter keeps any
-span of up to 31 tokens (most refusal sentences) whole inside a 128-token window, at about 1.3
-model tokens per text token (50% overlap: 2)."""
+WINDOW_OVERLAP = 0.125
+"""Share of a window that consecutive token-aligned windows share by default: an eighth keeps any
+span of up to 15 tokens (a short refusal sentence) whole inside a 128-token window, at about 1.15
+model tokens per text token (a quarter: 1.3; 50% overlap: 2). On the external gold set it scored
+as a quarter did (docs/long_outputs.md), with a fifth fewer windows at ~400 tokens."""
 """How window scores become one text score: "max" (a refusal anywhere counts) or "mean"."""
 AUTO_THRESHOLD = "auto"
 """Pass as ``threshold`` to use the one ``refusal-detector calibrate`` chose for the model."""
@@ -81,7 +82,7 @@ class RefusalDetector:
     Create one with :meth:`from_pretrained`. Nothing is truncated: a text longer than the model
     window is cut into windows of at most ``max_length`` tokens (special tokens included): by
     default overlapping windows that start ``window_stride`` tokens apart
-    (``window_align="tokens"``; a quarter-window overlap unless ``window_stride`` is given), the
+    (``window_align="tokens"``; an eighth-window overlap unless ``window_stride`` is given), the
     way the model saw later windows in training, or whole sentences packed into windows without
     overlap (``window_align="sentences"``: each token read once, no sentence cut, but windows
     that start at a sentence boundary, which the shipped model reads less precisely; see
@@ -185,10 +186,10 @@ class RefusalDetector:
             batch_size: sequences per backend call.
             max_length: tokens per window; at most the model window (the default).
             window_stride: tokens between window starts for token-aligned windows (and inside a
-                sentence longer than a window); None means a quarter-window overlap
-                (``WINDOW_OVERLAP``: 94 tokens apart in a 128-token window).
+                sentence longer than a window); None means an eighth-window overlap
+                (``WINDOW_OVERLAP``: 110 tokens apart in a 128-token window).
             window_align: "tokens" (default): overlapping windows ``window_stride`` apart, about
-                1.3 model tokens per text token at the default stride; "sentences": a long
+                1.15 model tokens per text token at the default stride; "sentences": a long
                 text's sentences packed into windows, each token read once. See
                 docs/long_outputs.md.
             reduction: "max" (default) or "mean" over a text's window scores.
