@@ -351,7 +351,7 @@ def test_long_text_score_is_the_max_over_windows_starting_with_the_truncated_one
     from refusal_detector import RefusalDetector
 
     detector = RefusalDetector.from_pretrained(tiny_model_dir, backend=backend, max_length=32)
-    long_text = " ".join(["the weather is warm in summer and cold in winter ."] * 12)
+    long_text = " ".join(["the weather is warm in summer and cold in winter ."] * 20)
     [windows] = detector.window_scores([long_text])
     truncated = detector.score_token_sequences(detector.encode([long_text]))[0]
     assert len(windows) > 5
