@@ -181,7 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             scores, seconds = timed(windowed, args.repeats)
             ms = 1000 * seconds / len(texts)
-            label = f"windows, {overlap:.1%} overlap".replace(".0%", "%")
+            label = f"windows, {overlap * 100:g}% overlap"
             if window == base.max_length and overlap == WINDOW_OVERLAP:
                 label += " (default)"
             ratio = ms / trunc_ms

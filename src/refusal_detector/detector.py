@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from tokenizers import Tokenizer
 from refusal_detector.backends import Backend, load_backend, resolve_backend_kind
 from refusal_detector.calibration import Calibration, read_calibration
 from refusal_detector.errors import ConfigError, ModelLoadError
+from refusal_detector.feed import pad_batch, rejection_probability
 from refusal_detector.labels import ID2LABEL, NORMAL, REJECTION
 from refusal_detector.model_dir import (
     CALIBRATION_FILE,
@@ -52,7 +52,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_REJECTION_ID = 1
 REDUCTIONS = ("max", "mean")
 WINDOW_OVERLAP = 0.125
 """Share of a window that consecutive token-aligned windows share by default: an eighth keeps any
@@ -326,7 +325,8 @@ class RefusalDetector:
         order = np.argsort(-lengths, kind="stable") if n > 1 else np.zeros(1, dtype=np.int64)
         for start in range(0, n, self.batch_size):
             idx = order[start : start + self.batch_size]
-            logits[idx] = self.backend.logits(self._pad([sequences[i] for i in idx], lengths[idx]))
+            batch = [sequences[i] for i in idx]
+            logits[idx] = self.backend.logits(self._feed(batch, lengths[idx]))
         return logits
 
     def model_inputs(self, sequences: Sequence[Sequence[int]]) -> dict[str, npt.NDArray[np.int64]]:
@@ -339,22 +339,12 @@ class RefusalDetector:
         if not sequences:
             raise ValueError("model_inputs needs at least one token sequence")
         lengths = np.fromiter(map(len, sequences), dtype=np.int64, count=len(sequences))
-        return self._pad(list(sequences), lengths)
+        return self._feed(sequences, lengths)
 
-    def _pad(
-        self, sequences: list[Sequence[int]], lengths: npt.NDArray[np.int64]
+    def _feed(
+        self, sequences: Sequence[Sequence[int]], lengths: npt.NDArray[np.int64]
     ) -> dict[str, npt.NDArray[np.int64]]:
-        width = int(lengths.max())
-        filled = np.arange(width) < lengths[:, None]
-        input_ids = np.full((len(sequences), width), self.pad_id, dtype=np.int64)
-        # One C-level copy: the mask's True cells, in row order, are each row's ids in order.
-        input_ids[filled] = np.fromiter(
-            chain.from_iterable(sequences), dtype=np.int64, count=int(lengths.sum())
-        )
-        batch = {"input_ids": input_ids, "attention_mask": filled.astype(np.int64)}
-        if self._token_types:
-            batch["token_type_ids"] = np.zeros_like(input_ids)
-        return batch
+        return pad_batch(sequences, lengths, pad_id=self.pad_id, token_types=self._token_types)
 
     def window_ids(self, texts: Sequence[str]) -> list[list[list[int]]]:
         """The token-id windows scored for each text: those of its :attr:`reasoning` parts."""
@@ -450,13 +440,3 @@ class RefusalDetector:
             f"window_stride={self.window_stride}, "
             f"reduction={self.reduction!r}, reasoning={self.reasoning!r})"
         )
-
-
-def rejection_probability(logits: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    """P(REJECTION) from (n, 2) logits, as float32.
-
-    Two labels: softmax(l)[1] = 1 / (1 + exp(l0 - l1)), in float64 so it never overflows.
-    """
-    values = np.asarray(logits).reshape(-1, len(ID2LABEL))
-    margin = values[:, 0].astype(np.float64) - values[:, _REJECTION_ID]
-    return (1.0 / (1.0 + np.exp(margin))).astype(np.float32)

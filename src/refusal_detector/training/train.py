@@ -29,7 +29,6 @@ from typing import Any
 import numpy as np
 import torch
 from transformers import (
-    AutoConfig,
     AutoModelForSequenceClassification,
     AutoTokenizer,
     DataCollatorWithPadding,
@@ -51,7 +50,6 @@ from refusal_detector.model_dir import (
 )
 from refusal_detector.training.config import (
     MAX_DEFAULT_LENGTH,
-    PACKAGED_BASE_MODEL,
     TrainConfig,
     default_base_model,
 )
@@ -63,6 +61,13 @@ from refusal_detector.training.dataset import (
 )
 from refusal_detector.training.emissions import EmissionsTracker
 from refusal_detector.training.metrics import binary_metrics
+from refusal_detector.training.start import (
+    DistillationTrainer,
+    base_fingerprint,
+    base_model_name,
+    load_base_classifier,
+    load_teacher,
+)
 
 __all__ = [
     "EpochRow",
@@ -124,21 +129,7 @@ def train(config: TrainConfig, *, progress: Callable[[str], None] | None = None)
 
     tokenizer = AutoTokenizer.from_pretrained(base_model)
     max_length = config.max_length or min(int(tokenizer.model_max_length), MAX_DEFAULT_LENGTH)
-    model_config = AutoConfig.from_pretrained(
-        base_model, num_labels=2, id2label=dict(ID2LABEL), label2id=dict(LABEL2ID)
-    )
-    if config.num_layers is not None:
-        # Layer dropping: the config decides how many layers are built; from_pretrained then loads
-        # the bottom ones and ignores the rest of the checkpoint.
-        available = int(model_config.num_hidden_layers)
-        if config.num_layers > available:
-            raise ConfigError(
-                f"num_layers {config.num_layers} exceeds the base model's {available} layers"
-            )
-        model_config.num_hidden_layers = config.num_layers
-    model = AutoModelForSequenceClassification.from_pretrained(
-        base_model, config=model_config, ignore_mismatched_sizes=True
-    )
+    model = load_base_classifier(base_model, config.num_layers)
     train_dataset = _EncodedDataset(tokenizer, train_rows, max_length=max_length)
     n_mid = round(config.mid_windows * len(train_rows))
     if n_mid:
@@ -151,7 +142,7 @@ def train(config: TrainConfig, *, progress: Callable[[str], None] | None = None)
     _stamp_data(
         checkpoint_dir,
         _data_fingerprint(
-            _base_fingerprint(base_model, config),
+            base_fingerprint(base_model, config),
             max_length,
             config.mid_windows,
             train_rows,
@@ -167,17 +158,15 @@ def train(config: TrainConfig, *, progress: Callable[[str], None] | None = None)
     callbacks: list[Any] = [_EpochCheckpoint()]
     if progress is not None:
         callbacks.append(_ProgressReport(progress))
-    trainer_class: Any = Trainer
-    extra: dict[str, Any] = {}
+    distillation: dict[str, Any] = {}
     if config.teacher is not None:
-        trainer_class = _DistillationTrainer
-        extra = {
-            "teacher": _load_teacher(config.teacher, model),
+        distillation = {
+            "teacher": load_teacher(config.teacher, model),
             "weight": config.distill_weight,
             "temperature": config.distill_temperature,
         }
-    trainer = trainer_class(
-        **extra,
+    trainer = (DistillationTrainer if distillation else Trainer)(
+        **distillation,
         model=model,
         args=args,
         train_dataset=train_dataset,
@@ -207,7 +196,7 @@ def train(config: TrainConfig, *, progress: Callable[[str], None] | None = None)
     if not main_process:
         return TrainResult(config.output_dir, epochs, best, None, None, 0, 0)
 
-    final = AutoModelForSequenceClassification.from_pretrained(best) if best else trainer.model
+    final: Any = AutoModelForSequenceClassification.from_pretrained(best) if best else trainer.model
     final.config.id2label = dict(ID2LABEL)
     final.config.label2id = dict(LABEL2ID)
     final.save_pretrained(config.output_dir, safe_serialization=True)
@@ -223,7 +212,7 @@ def train(config: TrainConfig, *, progress: Callable[[str], None] | None = None)
     best_f1 = trainer.state.best_metric
     log = {
         "base_model": base_model,
-        "base_model_name": _base_model_name(config.base_model),
+        "base_model_name": base_model_name(config.base_model),
         "max_length": max_length,
         "num_layers": int(final.config.num_hidden_layers),
         "config": _jsonable(asdict(config)),
@@ -315,77 +304,6 @@ def framework_versions() -> dict[str, str | None]:
             versions[name] = None
     versions["python"] = platform.python_version()
     return versions
-
-
-def _base_fingerprint(base_model: str, config: TrainConfig) -> str:
-    """What the run starts from, for the resume check: the base, its depth and any teacher."""
-    text = base_model if config.num_layers is None else f"{base_model}:{config.num_layers}"
-    if config.teacher is not None:
-        text += f"|teacher={config.teacher}:{config.distill_weight}:{config.distill_temperature}"
-    return text
-
-
-def _load_teacher(path: str, student: Any) -> Any:
-    """The frozen teacher classifier at ``path``; it must share the student's vocabulary, labels."""
-    try:
-        teacher = AutoModelForSequenceClassification.from_pretrained(path)
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"teacher {path}: not a loadable classifier directory ({exc})") from exc
-    for name in ("vocab_size", "num_labels"):
-        mine, theirs = getattr(student.config, name), getattr(teacher.config, name)
-        if mine != theirs:
-            raise ConfigError(
-                f"teacher {path}: {name} {theirs} differs from the student's {mine}; a teacher "
-                "must read the same tokens and predict the same labels"
-            )
-    teacher.eval()
-    for parameter in teacher.parameters():
-        parameter.requires_grad_(False)
-    return teacher
-
-
-class _DistillationTrainer(Trainer):
-    """Trainer whose loss is (1 - w) * cross-entropy + w * T^2 * KL(teacher_T || student_T)."""
-
-    def __init__(self, *args: Any, teacher: Any, weight: float, temperature: float, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self.teacher = teacher.to(self.args.device)
-        self.distill_weight = weight
-        self.distill_temperature = temperature
-
-    def compute_loss(
-        self,
-        model: Any,
-        inputs: dict[str, Any],
-        return_outputs: bool = False,
-        num_items_in_batch: Any = None,
-    ) -> Any:
-        outputs = model(**inputs)
-        features = {k: v for k, v in inputs.items() if k != "labels"}
-        with torch.no_grad():
-            teacher_logits = self.teacher(**features).logits
-        t = self.distill_temperature
-        soft = torch.nn.functional.kl_div(
-            torch.log_softmax(outputs.logits / t, dim=-1),
-            torch.softmax(teacher_logits / t, dim=-1),
-            reduction="batchmean",
-        ) * (t * t)
-        loss = (1.0 - self.distill_weight) * outputs.loss + self.distill_weight * soft
-        return (loss, outputs) if return_outputs else loss
-
-
-def _base_model_name(base_model: str | None) -> str:
-    """The pretrained model a run descends from: a trained model directory as the base (a second
-    stage, e.g. ``--num-layers``) passes on the name its own training log records."""
-    if base_model is None:
-        return PACKAGED_BASE_MODEL
-    log = Path(base_model) / TRAINING_LOG_FILE
-    if log.is_file():
-        try:
-            return str(json.loads(log.read_text(encoding="utf-8"))["base_model_name"])
-        except (ValueError, KeyError, TypeError):
-            logger.warning("%s: no base_model_name; naming the directory itself", log)
-    return base_model
 
 
 def _data_fingerprint(

@@ -88,16 +88,16 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--distill-weight",
         type=float,
-        default=0.5,
+        default=TrainConfig.distill_weight,
         metavar="W",
-        help="the teacher's share of the loss, 0-1 (default: 0.5)",
+        help="the teacher's share of the loss, 0-1 (default: %(default)s)",
     )
     parser.add_argument(
         "--distill-temperature",
         type=float,
-        default=2.0,
+        default=TrainConfig.distill_temperature,
         metavar="T",
-        help="temperature of the distillation term (default: 2.0)",
+        help="temperature of the distillation term (default: %(default)s)",
     )
     parser.add_argument(
         "--max-train-samples",
