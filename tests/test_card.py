@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -128,7 +129,7 @@ def test_card_tables_come_from_the_inputs(inputs: CardInputs) -> None:
     assert "| llama | 2 | 1 | 0.5000 | - | 0.0000 | 0.0000 |" in card  # LOFO row
     assert "**weak**" in card  # llama's refusal is missed
     assert "0.0050 kWh" in card
-    for heading in ("## Intended uses & limitations", "### Leave-one-family-out",
+    for heading in ("## Intended uses & limitations", "## Results on a family left out of training",
                     "## Framework versions", "### Integrate with LLM Guard"):  # fmt: skip
         assert heading in card
 
@@ -178,38 +179,57 @@ def test_reproduce_section_writes_the_train_flags_from_the_config(inputs: CardIn
     assert "\npython benchmarks/lofo.py --data d --out o\n" in with_command
 
 
+EXTERNAL_GOLD = {
+    "rows": 929,
+    "threshold": 0.5,
+    "threshold_origin": "given",
+    "partial": {"n": 87},
+    "skipped": 3,
+    "slices": {
+        "overall": {
+            "n": 839,
+            "refusals": 434,
+            "precision": 0.95,
+            "recall": 0.88,
+            "f1": 0.916,
+            "auroc": 0.97,
+        },
+        "family=mistral": {
+            "n": 353,
+            "refusals": 135,
+            "precision": 0.86,
+            "recall": 0.76,
+            "f1": 0.808,
+            "auroc": 0.922,
+        },
+        "lf_stratum=soft": {"n": 209, "refusals": 122, "f1": 0.8},
+    },
+    "baselines": {"overall": {"XSTest prefixes": 0.712}, "family=mistral": {}},
+}
+
+
 def test_external_gold_section_leads_with_per_family_figures() -> None:
     from refusal_detector.training.card_external import external_gold_section
 
-    report = {
-        "rows": 929,
-        "threshold": 0.5,
-        "threshold_origin": "given",
-        "partial": {"n": 87},
-        "skipped": 3,
-        "slices": {
-            "overall": {
-                "n": 839,
-                "refusals": 434,
-                "precision": 0.95,
-                "recall": 0.88,
-                "f1": 0.916,
-                "auroc": 0.97,
-            },
-            "family=mistral": {
-                "n": 353,
-                "refusals": 135,
-                "precision": 0.86,
-                "recall": 0.76,
-                "f1": 0.808,
-                "auroc": 0.922,
-            },
-            "lf_stratum=soft": {"n": 209, "refusals": 122, "f1": 0.8},
-        },
-        "baselines": {"overall": {"XSTest prefixes": 0.712}, "family=mistral": {}},
-    }
+    report = EXTERNAL_GOLD
     text = external_gold_section(report)
     assert "| mistral | 353 | 135 | 0.860 | 0.760 | 0.808 | 0.922 | - |" in text
     assert "| overall | 839 | 434 | 0.950 | 0.880 | 0.916 | 0.970 | 0.712 |" in text
     assert "lf_stratum" not in text
     assert external_gold_section(None) == ""
+
+
+def test_card_leads_with_unseen_families_then_the_test_split(inputs: CardInputs) -> None:
+    card = render_card(dataclasses.replace(inputs, external_gold=EXTERNAL_GOLD))
+    order = [
+        card.index(heading)
+        for heading in (
+            "## Results on families the corpus never had (external gold set)",
+            "## Results on a family left out of training (leave-one-family-out)",
+            "## Results on the corpus test split",
+            "## Model description",
+            "## Evaluation",
+        )
+    ]
+    assert order == sorted(order)
+    assert card.count("| held-out family |") == 1  # the LOFO table, once

@@ -59,7 +59,7 @@ def lofo_section(inputs: CardInputs) -> str:
         "depend on the threshold.",
         "",
         "| held-out family | test n | refusals | accuracy | precision | recall | F1 | AUROC "
-        "| shipped model F1 (test split, as evaluated above) |",
+        "| shipped model F1 (test split, see Evaluation) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     main_families = (inputs.evaluation or {}).get("slices", {}).get("family", {})

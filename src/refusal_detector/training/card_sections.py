@@ -343,7 +343,9 @@ def headline(ev: dict[str, Any] | None) -> str:
         return ""
     o = ev["overall"]
     return (
-        "It achieves the following results on the test split:\n\n"
+        "## Results on the corpus test split\n\n"
+        "On the corpus' own test split (held-out prompt groups of the sources and families the "
+        "training saw; per slice under Evaluation below), it achieves:\n\n"
         f"- Accuracy: {_f(o['accuracy'])}\n- Recall: {_f(o.get('recall'))}\n"
         f"- Precision: {_f(o.get('precision'))}\n- F1: {_f(o.get('f1'))}\n"
     )
