@@ -233,3 +233,21 @@ def test_card_leads_with_unseen_families_then_the_test_split(inputs: CardInputs)
     ]
     assert order == sorted(order)
     assert card.count("| held-out family |") == 1  # the LOFO table, once
+
+
+def test_hyperparameters_say_what_a_distilled_second_round_started_from(
+    inputs: CardInputs,
+) -> None:
+    config = {
+        **TRAINING_LOG["config"],  # type: ignore[dict-item]
+        "base_model": "runs/l6",
+        "num_layers": 4,
+        "teacher": "runs/l6",
+        "distill_weight": 0.7,
+        "distill_temperature": 2.0,
+    }
+    card = render_card(dataclasses.replace(inputs, training_log={**TRAINING_LOG, "config": config}))
+    assert "starting weights: the trained classifier `runs/l6`" in card
+    assert "encoder layers kept: the bottom 4" in card
+    assert "knowledge distillation from `runs/l6`: loss (1 - 0.7)" in card
+    assert "starting weights" not in render_card(inputs)

@@ -133,8 +133,31 @@ def hyperparameters(log: dict[str, Any]) -> str:
         f"{log.get('eval_examples_available')} (same stratified sampling)",
         "best checkpoint: highest validation F1 (saved every epoch and every "
         f"{args.get('save_steps')} steps; `--resume` continues a killed run)",
+        *_start_items(log),
     ]
     return "\n".join(f"- {item}" for item in items)
+
+
+def _start_items(log: dict[str, Any]) -> list[str]:
+    """What the run started from: a trained directory, kept layers, a distillation teacher."""
+    cfg = log.get("config", {})
+    items = []
+    base = cfg.get("base_model")
+    if base is not None and base != log.get("base_model_name"):
+        items.append(
+            f"starting weights: the trained classifier `{base}` (a second round; its pretrained "
+            f"ancestor is {log.get('base_model_name')})"
+        )
+    if cfg.get("num_layers") is not None:
+        items.append(f"encoder layers kept: the bottom {cfg['num_layers']} (`--num-layers`)")
+    if cfg.get("teacher") is not None:
+        w, t = cfg.get("distill_weight"), cfg.get("distill_temperature")
+        items.append(
+            f"knowledge distillation from `{cfg['teacher']}`: loss (1 - {w}) x cross-entropy + "
+            f"{w} x T^2 x KL(teacher || student) at T = {t}; the training and validation losses "
+            "below are this loss, not comparable with a run trained on the labels alone"
+        )
+    return items
 
 
 _CARD_DEFAULTS = {
