@@ -13,6 +13,8 @@ Five systems score the same texts at four lengths (about 12, 64, 400 and 3,000 t
 - (c) ``torch``: ``RefusalDetector(backend="torch")`` on the shipped model.
 - (d) ``onnx-fp32``: the shipped model's weights exported by ``export_onnx`` (fused fp32 graph).
 - (e) ``onnx-int8``: the shipped default, ``RefusalDetector()``.
+- (f) ``candidate`` (only with ``--candidate DIR``): another model directory's int8 ONNX file
+  through ``RefusalDetector``, interleaved with the rest, to measure a model change side by side.
 
 Each system lives in its own Python process for the whole run (so its peak RSS is its own), and
 the parent interleaves them: for every repeat, for every length, each system in turn (the order
@@ -27,6 +29,7 @@ Also measured: the cold start of ``refusal-detector classify TEXT`` (a fresh pro
 
     python benchmarks/speed.py                              # full run, markdown on stdout
     python benchmarks/speed.py --repeats 1 --install-size --json runs/speed.json
+    python benchmarks/speed.py --systems onnx-int8,candidate --candidate runs/ship-d4
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ LABELS = {
     "torch": "(c) ours, torch",
     "onnx-fp32": "(d) ours, ONNX fp32",
     "onnx-int8": "(e) ours, ONNX int8 (default)",
+    "candidate": "(f) candidate, ONNX int8 (--candidate)",
 }
 LENGTHS = {"short": 12, "medium": 64, "long": 400, "very long": 3000}
 SHORT_TEXTS = (
@@ -357,7 +361,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     systems = args.systems.split(",")
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        dirs = {"torch": args.model, "onnx-int8": args.model}
+        dirs = {"torch": args.model, "onnx-int8": args.model, "candidate": args.candidate}
+        if "candidate" in systems and args.candidate is None:
+            raise SystemExit("--systems candidate needs --candidate DIR")
         if any(s.startswith("original") for s in systems):
             dirs["original"] = dirs["original-batched"] = build_original(tmp / "original")
         if "onnx-fp32" in systems:
@@ -442,7 +448,13 @@ def render(result: dict[str, Any], args: argparse.Namespace) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", type=Path, default=None, help="default: the shipped model")
-    parser.add_argument("--systems", default=",".join(SYSTEMS))
+    parser.add_argument("--systems", default=None, help=f"default: {','.join(SYSTEMS)}")
+    parser.add_argument(
+        "--candidate",
+        type=Path,
+        default=None,
+        help="another model directory, run as system (f) beside the others (its int8 ONNX file)",
+    )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--repeats", type=int, default=5)
@@ -457,6 +469,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker-model", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.n = [int(x) for x in str(args.n).split(",")]
+    if args.systems is None:
+        args.systems = ",".join(SYSTEMS + (("candidate",) if args.candidate else ()))
     args.single = [int(x) for x in str(args.single).split(",")]
     if args.model is None:
         from refusal_detector.detector import default_model_dir
