@@ -5,13 +5,15 @@
 #   scripts/reproduce_shipped_model.sh train export    # only some (each reads the previous ones' output)
 #
 # Stages: corpus, train (the first round), second (the same recipe again from the first round's
-# weights: the shipped model), calibrate (fold a temperature into a copy of the run), export, threshold,
+# weights), third (once more from the second round's weights, on another draw of the sample: the
+# shipped model), calibrate (fold a temperature into a copy of the run), export, threshold,
 # evaluate, gold (external gold set), lofo, hand, card. Paths (override with environment variables):
-#   RAW=../shared/data/raw  CORPUS=runs/corpus-ship  FIRST=runs/ship-train-1  RUN=runs/ship-train
+#   RAW=../shared/data/raw  CORPUS=runs/corpus-ship  FIRST=runs/ship-train-1
+#   SECOND=runs/ship-train-2  RUN=runs/ship-train (the last round)
 #   EVAL=runs/eval-ship
 #   LOFO=runs/lofo-ship.json  HAND=runs/hand-ship.json  SHIP=src/refusal_detector/models/refusal-detector-minilm
 # On 2 CPU cores: corpus ~2 min, train ~12 min (~32 min on shared cores; checkpoints every 50 steps; rerun the train stage and it
-# resumes), second ~12 min (resumes too), export ~3 min, evaluate ~5 min, lofo ~70 min (five runs
+# resumes), second and third ~12 min each (resume too), export ~3 min, evaluate ~5 min, lofo ~70 min (five runs
 # of the first round's recipe, ~14 min each; a finished family is kept if interrupted),
 # hand < 1 min.
 set -euo pipefail
@@ -20,6 +22,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 RAW="${RAW:-../shared/data/raw}"
 CORPUS="${CORPUS:-runs/corpus-ship}"
 FIRST="${FIRST:-runs/ship-train-1}"
+SECOND="${SECOND:-runs/ship-train-2}"
 RUN="${RUN:-runs/ship-train}"
 EVAL="${EVAL:-runs/eval-ship}"
 LOFO="${LOFO:-runs/lofo-ship.json}"
@@ -33,6 +36,7 @@ TRAIN_SAMPLES=6000
 MID_WINDOWS=0.15
 REFUSAL_SHARE=0.30
 NUM_LAYERS=6   # layers the second round keeps (4: the 1.5x faster variant in docs/training.md)
+THIRD_SEED=43  # the third round's seed: a different draw of the same-sized sample (the others: 42)
 
 stage_corpus() {
     refusal-detector data build --raw "$RAW" --out "$CORPUS" --card-dir docs
@@ -56,13 +60,21 @@ stage_train() {
 stage_second() {
     # The first round's weights (its bottom NUM_LAYERS layers and its head) fine-tuned again with
     # the same recipe: about a point better outside the corpus (docs/training.md).
-    train_recipe "$RUN" --base-model "$FIRST" --num-layers "$NUM_LAYERS"
+    train_recipe "$SECOND" --base-model "$FIRST" --num-layers "$NUM_LAYERS"
+}
+
+stage_third() {
+    # The second round's weights fine-tuned once more with the same recipe on a new draw of the
+    # sample (--seed): the shipped model (docs/training.md, "A third round").
+    train_recipe "$RUN" --base-model "$SECOND" --seed "$THIRD_SEED"
 }
 
 stage_calibrate() {
     rm -rf "$RUN-cal" && mkdir -p "$RUN-cal"
     find "$RUN" -mindepth 1 -maxdepth 1 ! -name checkpoints -exec cp -r {} "$RUN-cal/" \;
-    refusal-detector calibrate --model "$RUN-cal" --data "$CORPUS" --backend torch --quiet
+    # folds the fitted temperature only if it lowers the validation ECE out of fold (it did not
+    # for the shipped third round: T 1.215, ECE 0.028 unscaled, 0.035 scaled)
+    refusal-detector calibrate --model "$RUN-cal" --data "$CORPUS" --backend torch --temperature-if-better --quiet
 }
 
 stage_export() {
@@ -111,7 +123,7 @@ if [[ -f scripts/card_notes.txt ]]; then
 fi
 
 stages=("$@")
-[[ ${#stages[@]} -eq 0 ]] && stages=(corpus train second calibrate export threshold evaluate gold lofo hand card)
+[[ ${#stages[@]} -eq 0 ]] && stages=(corpus train second third calibrate export threshold evaluate gold lofo hand card)
 for stage in "${stages[@]}"; do
     echo "== $stage ($(date -u +%H:%M:%S))" >&2
     "stage_$stage"

@@ -372,6 +372,41 @@ def test_calibrate_folds_t_and_writes_a_threshold_that_auto_uses(
     assert [line["label"] == "REJECTION" for line in lines] == list(predicted[:5])
 
 
+@pytest.mark.parametrize("out_of_fold_ece", [0.0, 1.0])
+def test_temperature_if_better_folds_only_a_temperature_that_lowers_ece(
+    full_export: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    out_of_fold_ece: float,
+) -> None:
+    import hashlib
+
+    from refusal_detector.training import calibrate as calibration
+
+    data = tmp_path / "labelled.jsonl"
+    _write_labelled(data, RefusalDetector.from_pretrained(full_export))
+    monkeypatch.setattr(
+        calibration,
+        "_out_of_fold_ece",
+        lambda *_a, **_k: {"folds": 5, "ece_temperature": out_of_fold_ece, "ece_isotonic": 0.0},
+    )
+    weights = full_export / "model.safetensors"
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()
+    result = calibration.calibrate_model(
+        full_export, data, only_if_better=True, fixed_threshold=0.5
+    )
+    folded = hashlib.sha256(weights.read_bytes()).hexdigest() != digest
+    record = RefusalDetector.from_pretrained(full_export).calibration
+    if out_of_fold_ece == 0.0:  # better than any unscaled ECE: folded as without the flag
+        assert folded and result.temperature is not None and result.declined_temperature is None
+        assert record.temperature == result.temperature
+    else:  # worse: the weights stay, the fit is reported, the threshold is still written
+        assert not folded and result.temperature is None and result.after is None
+        assert result.declined_temperature is not None and result.declined_temperature > 0
+        assert record.temperature is None and record.threshold == 0.5
+        assert result.to_json()["declined_temperature"] == result.declined_temperature
+
+
 def test_threshold_auto_without_a_calibrated_threshold_is_a_clear_error(
     tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

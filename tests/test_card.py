@@ -139,13 +139,13 @@ def test_lofo_of_a_first_stage_says_the_shipped_model_is_a_second_stage(
 ) -> None:
     log = {**TRAINING_LOG, "config": {**TRAINING_LOG["config"], "num_layers": 4}}  # type: ignore[dict-item]
     staged = render_card(CardInputs(model_dir=inputs.model_dir, training_log=log, lofo=inputs.lofo))
-    assert "bottom 4 layers of such a run fine-tuned again" in staged
+    assert "bottom 4 layers of a trained run fine-tuned again" in staged
     assert "fine-tuned again" not in render_card(inputs)
     second = {**TRAINING_LOG, "config": {**TRAINING_LOG["config"], "base_model": "runs/first"}}  # type: ignore[dict-item]
     card = render_card(
         CardInputs(model_dir=inputs.model_dir, training_log=second, lofo=inputs.lofo)
     )
-    assert "second round, not run per family here: such a run fine-tuned again" in card
+    assert "later round, not run per family here: a trained run fine-tuned again" in card
 
 
 def test_missing_inputs_are_said_not_invented(inputs: CardInputs, tmp_path: Path) -> None:

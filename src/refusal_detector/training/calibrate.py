@@ -274,6 +274,7 @@ class CalibrationResult:
     threshold: ThresholdChoice | None
     files: dict[str, float]
     dropped_threshold: float | None
+    declined_temperature: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -292,6 +293,7 @@ class CalibrationResult:
             else {"value": self.threshold.threshold, **self.threshold.as_dict()},
             "folded_files": self.files,
             "dropped_threshold": self.dropped_threshold,
+            "declined_temperature": self.declined_temperature,
         }
 
 
@@ -301,6 +303,7 @@ def calibrate_model(
     *,
     split: str = "validation",
     temperature: bool = True,
+    only_if_better: bool = False,
     target_precision: float | None = None,
     target_recall: float | None = None,
     best_f1: bool = False,
@@ -309,7 +312,9 @@ def calibrate_model(
     batch_size: int = 32,
     progress: Callable[[int, int], None] | None = None,
 ) -> CalibrationResult:
-    """Fit and fold a temperature (``temperature=True``), then choose a threshold if a target
+    """Fit and fold a temperature (``temperature=True``; with ``only_if_better``, folded only when
+    its out-of-fold ECE on the rows is below the unscaled scores' ECE, else reported as
+    ``declined_temperature`` and the weights are kept), then choose a threshold if a target
     is given (``target_precision``, ``target_recall``, ``best_f1`` or ``fixed_threshold``, which
     records that threshold with its figures on the rows); write both into
     ``model_dir/calibration.json``.
@@ -359,9 +364,13 @@ def calibrate_model(
     out_of_fold: dict[str, Any] | None = None
     files: dict[str, float] = {}
     dropped: float | None = None
+    declined: float | None = None
     if temperature:
         fitted = fit_temperature(labels, margins)
         out_of_fold = _out_of_fold_ece(labels, margins)
+        if only_if_better and out_of_fold["ece_temperature"] >= before["ece"]:
+            declined, fitted = fitted, None
+    if fitted is not None:
         info = {
             "data": str(path),
             "n": len(examples),
@@ -424,4 +433,5 @@ def calibrate_model(
         threshold=choice,
         files=files,
         dropped_threshold=dropped,
+        declined_temperature=declined,
     )

@@ -65,6 +65,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_false",
         help="keep the weights; only choose a threshold",
     )
+    parser.add_argument(
+        "--temperature-if-better",
+        dest="only_if_better",
+        action="store_true",
+        help="fold the fitted temperature only if its out-of-fold ECE on the rows is below the "
+        "unscaled scores' ECE; otherwise keep the weights and report it as declined_temperature",
+    )
     target = parser.add_mutually_exclusive_group()
     target.add_argument(
         "--target-precision",
@@ -111,6 +118,7 @@ def _calibrate(args: argparse.Namespace) -> int:
 _OPTIONS = (
     "split",
     "temperature",
+    "only_if_better",
     "target_precision",
     "target_recall",
     "best_f1",

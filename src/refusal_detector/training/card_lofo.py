@@ -39,16 +39,16 @@ def lofo_section(inputs: CardInputs) -> str:
     )
     layers = config.get("num_layers")
     base = config.get("base_model")
-    # A second round: the run started from a trained directory, whose pretrained ancestor the
+    # A later round: the run started from a trained directory, whose pretrained ancestor the
     # training log names (a first round from a local or Hub base names the base itself).
-    second_round = base is not None and inputs.training_log.get("base_model_name") != base
-    if second_round or (layers is not None and settings.get("num_layers") != layers):
+    later_round = base is not None and inputs.training_log.get("base_model_name") != base
+    if later_round or (layers is not None and settings.get("num_layers") != layers):
         kept = f"the bottom {layers} layers of " if layers is not None else ""
         flags = "--base-model RUN" + (f" --num-layers {layers}" if layers is not None else "")
         caveat += (
-            f" The shipped model is a second round, not run per family here: {kept}such a run "
-            f"fine-tuned again with the same recipe (`{flags}`), so these rows measure the first "
-            "round."
+            " The shipped model is a later round, not run per family here: "
+            f"{kept}a trained run fine-tuned again with the same recipe (`{flags}`), so these rows "
+            "measure the first round."
         )
     parts = [
         f"Each row is a separate, {size} from the same base model with every "
