@@ -193,6 +193,7 @@ EXTERNAL_GOLD = {
             "recall": 0.88,
             "f1": 0.916,
             "auroc": 0.97,
+            "ece": 0.031,
         },
         "family=mistral": {
             "n": 353,
@@ -213,8 +214,8 @@ def test_external_gold_section_leads_with_per_family_figures() -> None:
 
     report = EXTERNAL_GOLD
     text = external_gold_section(report)
-    assert "| mistral | 353 | 135 | 0.860 | 0.760 | 0.808 | 0.922 | - |" in text
-    assert "| overall | 839 | 434 | 0.950 | 0.880 | 0.916 | 0.970 | 0.712 |" in text
+    assert "| mistral | 353 | 135 | 0.860 | 0.760 | 0.808 | 0.922 | - | - |" in text
+    assert "| overall | 839 | 434 | 0.950 | 0.880 | 0.916 | 0.970 | 0.031 | 0.712 |" in text
     assert "lf_stratum" not in text
     assert external_gold_section(None) == ""
 

@@ -27,7 +27,7 @@ def external_gold_section(report: dict[str, Any] | None) -> str:
     slices: dict[str, dict[str, Any]] = report.get("slices", {})
     baselines: dict[str, dict[str, float]] = report.get("baselines", {})
     names = sorted({name for per in baselines.values() for name in per})
-    header = "| slice | rows | refusals | precision | recall | F1 | AUROC | " + " | ".join(
+    header = "| slice | rows | refusals | precision | recall | F1 | AUROC | ECE | " + " | ".join(
         f"{name} F1" for name in names
     )
     lines = [
@@ -42,7 +42,7 @@ def external_gold_section(report: dict[str, Any] | None) -> str:
         f"`{_COMMAND}`.",
         "",
         header + " |",
-        "|---|" + "---:|" * (6 + len(names)),
+        "|---|" + "---:|" * (7 + len(names)),
     ]
     for key, m in slices.items():
         if not (key == "overall" or key.startswith("family=")):
@@ -57,6 +57,7 @@ def external_gold_section(report: dict[str, Any] | None) -> str:
             _f(m.get("recall")),
             _f(m.get("f1")),
             _f(m.get("auroc")),
+            _f(m.get("ece")),
             *(_f(base.get(name)) for name in names),
         ]
         lines.append("| " + " | ".join(cells) + " |")

@@ -145,7 +145,7 @@ def _start_items(log: dict[str, Any]) -> list[str]:
     base = cfg.get("base_model")
     if base is not None and base != log.get("base_model_name"):
         items.append(
-            f"starting weights: the trained classifier `{base}` (a second round; its pretrained "
+            f"starting weights: the trained classifier `{base}` (a later round; its pretrained "
             f"ancestor is {log.get('base_model_name')})"
         )
     if cfg.get("num_layers") is not None:
