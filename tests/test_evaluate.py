@@ -88,3 +88,14 @@ def test_calibration_is_reported_and_drawn(report, tmp_path: Path) -> None:  # t
     assert data["calibration"]["ece"] == pytest.approx(expected)
     assert set(data["calibration"]) >= {"ece", "ece_adaptive", "brier", "nll"}
     assert (tmp_path / "reliability.png").stat().st_size > 1000
+
+
+def test_auroc_overall_and_per_slice(report) -> None:  # type: ignore[no-untyped-def]
+    # refusals score 0.95 and 0.2; normal answers 0.1, 0.05, 0.02 and 0.7: 7 of 8 pairs ordered
+    assert report.auroc["overall"] == pytest.approx(0.875)
+    assert report.auroc["source"] == {"s1": 1.0, "s2": None}  # s2 has no refusal
+    assert report.auroc["family"] == {"gpt": 1.0, "llama": 0.5}
+    assert report.to_json()["auroc"]["overall"] == pytest.approx(0.875)
+    text = render_markdown(report)
+    assert "AUROC of the model's scores (threshold-free): 0.8750" in text
+    assert "| s1 | 3 | 2 |" in text and "| 1.0000 |" in text

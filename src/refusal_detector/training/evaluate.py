@@ -21,6 +21,7 @@ from refusal_detector.training.dataset import Example, load_examples, resolve_sp
 from refusal_detector.training.metrics import (
     BinaryMetrics,
     CalibrationMetrics,
+    auroc,
     binary_metrics,
     calibration_metrics,
     slice_metrics,
@@ -54,6 +55,8 @@ class EvaluationReport:
         best_threshold: the sweep threshold with the highest F1 (reported, never applied).
         calibration: ECE (15 equal-width and 15 equal-mass bins), Brier score and NLL of the
             scores; None when there are no rows.
+        auroc: threshold-free ranking quality, ``{"overall": x, field: {value: x}}`` (None
+            where a slice lacks one of the labels).
     """
 
     threshold: float
@@ -65,6 +68,7 @@ class EvaluationReport:
     best_threshold: float
     meta: dict[str, Any] = field(default_factory=dict)
     calibration: CalibrationMetrics | None = None
+    auroc: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict of the whole report."""
@@ -80,6 +84,7 @@ class EvaluationReport:
             "sweep": [{"threshold": t, **m.as_dict()} for t, m in self.sweep],
             "best_threshold": self.best_threshold,
             "calibration": None if self.calibration is None else asdict(self.calibration),
+            "auroc": self.auroc,
         }
 
 
@@ -122,7 +127,22 @@ def evaluate_scores(
         best_threshold=best,
         meta=dict(meta or {}),
         calibration=calibration_metrics(labels, values) if len(examples) else None,
+        auroc=_auroc_by_slice(labels, values, examples, slices),
     )
+
+
+def _auroc_by_slice(
+    labels: npt.NDArray[np.int64],
+    values: npt.NDArray[np.float64],
+    examples: Sequence[Example],
+    slices: dict[str, dict[str, BinaryMetrics]],
+) -> dict[str, Any]:
+    """AUROC overall and per slice value, in the slices' order."""
+    result: dict[str, Any] = {"overall": auroc(labels, values)}
+    for name, per_value in slices.items():
+        keys = np.asarray([e.field(name) for e in examples], dtype=object)
+        result[name] = {k: auroc(labels[keys == k], values[keys == k]) for k in per_value}
+    return result
 
 
 def score_examples(

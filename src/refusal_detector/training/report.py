@@ -127,13 +127,14 @@ def slice_table(report: EvaluationReport, field_name: str) -> str:
     """Per-slice metrics of the model with each baseline's F1 beside them; weak slices marked."""
     names = list(report.baseline_slices)
     weak = weak_slices(report, field_name)
-    header = f"| {field_name} | n | refusals | accuracy | precision | recall | F1 |"
+    aurocs = report.auroc.get(field_name, {})
+    header = f"| {field_name} | n | refusals | accuracy | precision | recall | F1 | AUROC |"
     header += "".join(f" {name} F1 |" for name in names) + " weak |"
-    lines = [header, "|---|---:|---:|---:|---:|---:|---:|" + "---:|" * len(names) + "---|"]
+    lines = [header, "|---|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(names) + "---|"]
     for value, m in report.slices[field_name].items():
         row = (
             f"| {value} | {m.n} | {m.refusals} | {fmt(m.accuracy)} | {fmt(m.precision)} "
-            f"| {fmt(m.recall)} | {fmt(m.f1)} |"
+            f"| {fmt(m.recall)} | {fmt(m.f1)} | {fmt(aurocs.get(value))} |"
         )
         for name in names:
             b = report.baseline_slices[name][field_name][value]
@@ -162,6 +163,8 @@ def render_markdown(report: EvaluationReport, *, plots: Sequence[str] = ()) -> s
         "## Overall",
         "",
         baseline_table(report),
+        "",
+        f"AUROC of the model's scores (threshold-free): {fmt(report.auroc.get('overall'))}",
         "",
         "## Confusion matrix",
         "",
