@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from refusal_detector.training.card_sections import _f
+from refusal_detector.training.card_sections import _f, later_round
 
 if TYPE_CHECKING:
     from refusal_detector.training.card import CardInputs
@@ -38,11 +38,9 @@ def lofo_section(inputs: CardInputs) -> str:
         "the family would reach."
     )
     layers = config.get("num_layers")
-    base = config.get("base_model")
-    # A later round: the run started from a trained directory, whose pretrained ancestor the
-    # training log names (a first round from a local or Hub base names the base itself).
-    later_round = base is not None and inputs.training_log.get("base_model_name") != base
-    if later_round or (layers is not None and settings.get("num_layers") != layers):
+    if later_round(inputs.training_log) or (
+        layers is not None and settings.get("num_layers") != layers
+    ):
         kept = f"the bottom {layers} layers of " if layers is not None else ""
         flags = "--base-model RUN" + (f" --num-layers {layers}" if layers is not None else "")
         caveat += (

@@ -138,12 +138,19 @@ def hyperparameters(log: dict[str, Any]) -> str:
     return "\n".join(f"- {item}" for item in items)
 
 
+def later_round(log: dict[str, Any]) -> bool:
+    """Whether the run started from a trained directory, whose pretrained ancestor the training
+    log names (a first round from a local or Hub base names the base itself)."""
+    base = log.get("config", {}).get("base_model")
+    return base is not None and base != log.get("base_model_name")
+
+
 def _start_items(log: dict[str, Any]) -> list[str]:
     """What the run started from: a trained directory, kept layers, a distillation teacher."""
     cfg = log.get("config", {})
     items = []
     base = cfg.get("base_model")
-    if base is not None and base != log.get("base_model_name"):
+    if later_round(log):
         items.append(
             f"starting weights: the trained classifier `{base}` (a later round; its pretrained "
             f"ancestor is {log.get('base_model_name')})"
