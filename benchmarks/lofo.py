@@ -8,8 +8,11 @@ so an interrupted run keeps what it finished.
 
     python benchmarks/lofo.py --data build/corpus --out runs/lofo.json --work-dir runs/lofo
 
-These are short runs by design (a few minutes each on 2 CPU cores); they bound generalisation from
-below rather than reproduce the main model.
+By default each family gets one training round. ``--rounds 3 --seeds 42,42,43`` repeats the recipe,
+each round starting from the previous round's weights (as ``scripts/reproduce_shipped_model.sh``
+trains the shipped model), so the held-out figure measures the shipped recipe, not only its first
+round. Every round checkpoints; rerun the same command after a kill and it resumes (a finished
+round is kept).
 """
 
 from __future__ import annotations
@@ -73,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=float, default=1.0)
     parser.add_argument("--learning-rate", type=float, default=1e-4)
     parser.add_argument("--warmup-steps", type=int, default=10)
+    parser.add_argument(
+        "--batch-size", type=int, default=16, help="as train --batch-size (the shipped recipe: 32)"
+    )
     parser.add_argument("--backend", default="torch", choices=("torch", "onnx"))
     parser.add_argument(
         "--include-capped",
@@ -93,6 +99,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--permissive-only", action="store_true", help="as train --permissive-only")
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="train the recipe this many times per family, each round from the previous round's "
+        "weights (the shipped model: 3)",
+    )
+    parser.add_argument(
+        "--seeds",
+        default=None,
+        help="comma-separated seed per round (default: 42 for every round; the shipped model: "
+        "42,42,43)",
+    )
+    parser.add_argument(
         "--score",
         default="windows",
         choices=("windows", "first-window"),
@@ -100,6 +119,11 @@ def main(argv: list[str] | None = None) -> int:
         "first-window: only the first max_length tokens, as the model was trained (much faster)",
     )
     args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error(f"--rounds must be >= 1, got {args.rounds}")
+    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else [42] * args.rounds
+    if len(seeds) != args.rounds:
+        parser.error(f"--seeds gives {len(seeds)} seeds for {args.rounds} rounds")
 
     from refusal_detector.detector import RefusalDetector
     from refusal_detector.training.config import TrainConfig
@@ -131,6 +155,12 @@ def main(argv: list[str] | None = None) -> int:
         settings["sample_by"] = args.sample_by
     if args.permissive_only:
         settings["permissive_only"] = True
+    if args.batch_size != 16:
+        settings["batch_size"] = args.batch_size
+    if args.rounds != 1:
+        settings["rounds"] = args.rounds
+    if seeds != [42] * args.rounds:
+        settings["seeds"] = seeds
     # the model card's Reproduce section prints this line (written from the parser: no drift)
     command = shlex.join(["python", "benchmarks/lofo.py", *to_argv(parser, vars(args))])
     result: dict[str, object] = {"settings": settings, "command": command, "families": {}}
@@ -154,32 +184,45 @@ def main(argv: list[str] | None = None) -> int:
         for name in ("train.jsonl", "validation.jsonl"):
             digest.update((corpus / name).read_bytes())
         stamp = work / "fingerprint.txt"
-        if model_dir.exists() and (not stamp.is_file() or stamp.read_text() != digest.hexdigest()):
-            shutil.rmtree(model_dir)
+        if not stamp.is_file() or stamp.read_text() != digest.hexdigest():
+            for stale in [model_dir, *work.glob("round-*")]:
+                if stale.exists():
+                    shutil.rmtree(stale)
         stamp.write_text(digest.hexdigest())
-        config = TrainConfig(
-            data=corpus,
-            output_dir=model_dir,
-            base_model=args.base_model,
-            max_length=args.max_length,
-            max_train_samples=args.max_train_samples,
-            max_eval_samples=100,
-            mid_windows=args.mid_windows,
-            refusal_share=args.refusal_share,
-            sample_by=tuple(args.sample_by.split(",")),
-            permissive_only=args.permissive_only,
-            num_train_epochs=args.epochs,
-            learning_rate=args.learning_rate,
-            warmup_steps=args.warmup_steps,
-            save_steps=1000,
-            save_total_limit=1,
-            logging_steps=20,
-            group_by_length=True,
-            track_emissions=False,
-            disable_tqdm=True,
-            resume=True,
-        )
-        run = train(config)
+        configs: list[TrainConfig] = []
+        for number, seed in enumerate(seeds, start=1):
+            last = number == len(seeds)
+            configs.append(
+                TrainConfig(
+                    data=corpus,
+                    output_dir=model_dir if last else work / f"round-{number}",
+                    base_model=(args.base_model if number == 1 else str(configs[-1].output_dir)),
+                    max_length=args.max_length,
+                    max_train_samples=args.max_train_samples,
+                    max_eval_samples=100,
+                    mid_windows=args.mid_windows,
+                    refusal_share=args.refusal_share,
+                    sample_by=tuple(args.sample_by.split(",")),
+                    permissive_only=args.permissive_only,
+                    num_train_epochs=args.epochs,
+                    learning_rate=args.learning_rate,
+                    warmup_steps=args.warmup_steps,
+                    per_device_train_batch_size=args.batch_size,
+                    seed=seed,
+                    save_steps=50,
+                    save_total_limit=2,
+                    logging_steps=20,
+                    group_by_length=True,
+                    track_emissions=False,
+                    disable_tqdm=True,
+                    resume=True,
+                )
+            )
+        for config in configs:
+            if not (config.output_dir / "training_log.json").is_file():  # else finished: kept
+                train(config)
+        log = json.loads((model_dir / "training_log.json").read_text(encoding="utf-8"))
+        train_examples = log["train_examples"] + log["mid_window_examples"]
         held = [e for e in val_all + test_all if e.family == family]
         detector = RefusalDetector.from_pretrained(model_dir, backend=args.backend)
         texts = [e.text for e in held]
@@ -191,9 +234,11 @@ def main(argv: list[str] | None = None) -> int:
         done[family] = {
             **m.as_dict(),
             "auroc": auroc([e.label for e in held], scores),
-            "train_examples": run.train_examples,
-            # this family's run as a train command (on the corpus lofo wrote for it)
-            "train_command": shlex.join(["refusal-detector", "train", *config.to_cli_args()]),
+            "train_examples": train_examples,
+            # this family's runs as train commands (on the corpus lofo wrote for it), round by round
+            "train_command": " && ".join(
+                shlex.join(["refusal-detector", "train", *c.to_cli_args()]) for c in configs
+            ),
             "minutes": round((time.time() - started) / 60, 1),
         }
         args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

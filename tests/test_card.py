@@ -148,6 +148,32 @@ def test_lofo_of_a_first_stage_says_the_shipped_model_is_a_second_stage(
     assert "later round, not run per family here: a trained run fine-tuned again" in card
 
 
+def test_every_lofo_file_gets_a_table_and_a_multi_round_one_says_it_measures_the_recipe(
+    inputs: CardInputs, tmp_path: Path
+) -> None:
+    second = {**TRAINING_LOG, "config": {**TRAINING_LOG["config"], "base_model": "runs/first"}}  # type: ignore[dict-item]
+    (tmp_path / "training_log.json").write_text(json.dumps(second))
+    first_round = tmp_path / "lofo.json"
+    first_round.write_text(json.dumps(inputs.lofo))
+    rounds = {
+        "settings": {"epochs": 1, "rounds": 3, "seeds": [42, 42, 43]},
+        "command": "python benchmarks/lofo.py --rounds 3",
+        "families": {
+            "gemma": {"n": 9, "refusals": 3, "accuracy": 0.9, "precision": 0.8, "recall": 1.0,
+                      "f1": 0.8889, "auroc": 0.99},
+        },
+    }  # fmt: skip
+    all_rounds = tmp_path / "lofo-3r.json"
+    all_rounds.write_text(json.dumps(rounds))
+    card = render_card(CardInputs.from_paths(model_dir=tmp_path, lofo=[first_round, all_rounds]))
+    section = card.split("(leave-one-family-out)")[1].split("\n## ")[0]
+    assert section.count("| held-out family |") == 2
+    assert "so these rows measure the first round" in section  # the first file's caveat
+    assert "whole 3-round recipe" in section and "seeds 42, 42, 43" in section
+    assert "| gemma | 9 | 3 | 0.9000 |" in section
+    assert "\npython benchmarks/lofo.py --rounds 3\n" in card  # both commands are reproduced
+
+
 def test_missing_inputs_are_said_not_invented(inputs: CardInputs, tmp_path: Path) -> None:
     bare = CardInputs(model_dir=tmp_path, training_log=TRAINING_LOG)
     card = render_card(bare)

@@ -13,6 +13,7 @@ Every figure comes from a file written by a command, never typed by hand:
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,8 @@ class CardInputs:
     evaluation: dict[str, Any] | None = None
     datacard: dict[str, Any] | None = None
     lofo: dict[str, Any] | None = None
+    more_lofo: list[dict[str, Any]] = field(default_factory=list)
+    """Further leave-one-family-out results, each its own table after ``lofo``'s."""
     external_gold: dict[str, Any] | None = None
     model_name: str = MODEL_NAME
     extra_notes: list[str] = field(default_factory=list)
@@ -59,7 +62,7 @@ class CardInputs:
         model_dir: Path,
         eval_dir: Path | None = None,
         datacard: Path | None = None,
-        lofo: Path | None = None,
+        lofo: Path | Sequence[Path] | None = None,
         external_gold: Path | None = None,
         training_log: Path | None = None,
         notes: list[str] | None = None,
@@ -71,6 +74,8 @@ class CardInputs:
                 required.
         """
         log_path = training_log or model_dir / TRAINING_LOG_FILE
+        lofos = [lofo] if isinstance(lofo, Path) else list(lofo or [])
+        lofo_docs = [_read(path, required=True) or {} for path in lofos]
         return cls(
             model_dir=model_dir,
             training_log=_read(log_path, required=True) or {},
@@ -78,7 +83,8 @@ class CardInputs:
             quantization=_read(model_dir / QUANTIZATION_REPORT_FILE),
             evaluation=_read(eval_dir / REPORT_FILE, required=True) if eval_dir else None,
             datacard=_read(datacard, required=True) if datacard else None,
-            lofo=_read(lofo, required=True) if lofo else None,
+            lofo=lofo_docs[0] if lofo_docs else None,
+            more_lofo=lofo_docs[1:],
             external_gold=_read(external_gold, required=True) if external_gold else None,
             extra_notes=list(notes or []),
         )

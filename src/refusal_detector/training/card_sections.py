@@ -425,7 +425,7 @@ def reproduce_commands(inputs: CardInputs) -> str:
             f"--ship {SHIPPED_DIR}",
             f"refusal-detector evaluate --model {SHIPPED_DIR} --data {data} --split test "
             "--by source,family,origin --out runs/eval-default",
-            lofo_command(inputs.lofo, data),
+            *(lofo_command(lofo, data) for lofo in [inputs.lofo, *inputs.more_lofo]),
             f"refusal-detector card --model {SHIPPED_DIR} --training-log {out}/{TRAINING_LOG_FILE} "
             f"--eval runs/eval-default --datacard {data}/{DATACARD_JSON} --lofo runs/lofo.json",
         ]

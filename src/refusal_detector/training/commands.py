@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from refusal_detector.cli_options import (
     add_command,
@@ -231,11 +232,13 @@ def _register_card(subparsers: argparse._SubParsersAction) -> None:
         metavar="PATH",
         help="corpus datacard.json (sources, licences, counts)",
     )
-    add_path(
-        parser,
+    parser.add_argument(
         "--lofo",
+        type=Path,
         metavar="PATH",
-        help="leave-one-family-out results (benchmarks/lofo.py output JSON)",
+        action="append",
+        help="leave-one-family-out results (benchmarks/lofo.py output JSON); repeatable, one "
+        "table each (e.g. the first round on five families, then every round on some)",
     )
     add_path(
         parser,
