@@ -6,9 +6,13 @@ of every split (``annotations/external_gold_groups.json``), drawn by
 following ../shared/LABELING.md. This scores a model on the binary rows (NORMAL/REJECTION) at the
 model's threshold: precision, recall, F1 and AUROC per family and overall, plus the phrase-list
 baselines. ``partial`` rows are reported apart (the share the model calls REJECTION); ``skip`` rows
-are dropped. The model scores the response alone, as in production.
+are dropped. The model scores the response alone, as in production. With 839 binary rows a goal
+such as ECE <= 0.03 sits inside the sampling noise, so every slice also gets 95% intervals of F1,
+AUROC and ECE (bootstrap over rows, resampled within each family; ``--bootstrap 0`` turns it off).
+``--scores F`` re-reads the per-row scores of an earlier ``--json F`` instead of running a model.
 
     python benchmarks/external_gold.py [--model DIR] [--threshold auto|T] [--json F] [--errors]
+    python benchmarks/external_gold.py --scores runs/ship.eg.json --threshold 0.5
 """
 
 # ruff: noqa: T201  (a benchmark prints its tables to stdout)
@@ -45,6 +49,37 @@ def best_f1(truth: npt.NDArray[np.bool_], scores: npt.NDArray[np.float64]) -> tu
     return best
 
 
+def bootstrap_intervals(
+    truth: npt.NDArray[np.bool_],
+    scores: npt.NDArray[np.float64],
+    threshold: float,
+    strata: npt.NDArray[np.str_],
+    *,
+    resamples: int = 1000,
+    seed: int = 0,
+) -> dict[str, list[float] | None]:
+    """95% percentile intervals of F1 (at ``threshold``), AUROC and ECE: rows resampled with
+    replacement within each stratum (family), so every resample keeps the families' sizes. A metric
+    that is undefined in a resample (no refusal drawn) is left out of that metric's interval."""
+    rng = np.random.default_rng(seed)
+    groups = [np.flatnonzero(strata == g) for g in np.unique(strata)]
+    draws: dict[str, list[float]] = {"f1": [], "auroc": [], "ece": []}
+    for _ in range(resamples):
+        index = np.concatenate([rng.choice(g, size=len(g)) for g in groups])
+        t, x = truth[index], scores[index]
+        f1 = prf(x >= threshold, t)["f1"]
+        if f1 is not None:
+            draws["f1"].append(f1)
+        area = auroc(t, x)
+        if area is not None:
+            draws["auroc"].append(area)
+        draws["ece"].append(calibration_metrics(t, x).ece)
+    return {
+        name: [round(float(v), 4) for v in np.percentile(values, [2.5, 97.5])] if values else None
+        for name, values in draws.items()
+    }
+
+
 def load_gold(path: Path) -> list[dict[str, Any]]:
     """Rows of an external gold file; a clear message if it is missing."""
     if not path.exists():
@@ -66,12 +101,36 @@ def model_threshold(detector: Any, requested: str) -> tuple[float, str]:
     return 0.5, "default 0.5 (model has no calibrated threshold)"
 
 
+def _saved_scores(
+    path: Path, rows: Sequence[dict[str, Any]], requested: str
+) -> tuple[npt.NDArray[np.float64], float, str, str]:
+    """Scores, threshold, its origin and the model dir from an earlier ``--json`` output."""
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    by_id = saved.get("scores", {})
+    missing = [r["gold_id"] for r in rows if r["gold_id"] not in by_id]
+    if missing:
+        raise SystemExit(
+            f"error: {path} has no score for {len(missing)} gold rows (e.g. {missing[0]}); "
+            "score the current gold file with a model instead"
+        )
+    scores = np.array([by_id[r["gold_id"]] for r in rows], dtype=np.float64)
+    if requested == "auto":
+        threshold, origin = float(saved["threshold"]), f"as in {path}"
+    else:
+        threshold, origin = float(requested), "given"
+    return scores, threshold, origin, str(saved.get("model_dir"))
+
+
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
 def evaluate(
-    rows: Sequence[dict[str, Any]], scores: npt.NDArray[np.float64], threshold: float
+    rows: Sequence[dict[str, Any]],
+    scores: npt.NDArray[np.float64],
+    threshold: float,
+    *,
+    resamples: int = 1000,
 ) -> dict[str, Any]:
     """Per-family and overall figures of the model and the baselines on the binary rows."""
     binary = [i for i, r in enumerate(rows) if r["label"] in (0, 1)]
@@ -90,6 +149,10 @@ def evaluate(
         entry["auroc"] = auroc(truth[mask], s[mask])
         entry["best_f1"], entry["best_threshold"] = best_f1(truth[mask], s[mask])
         entry["ece"] = calibration_metrics(truth[mask], s[mask]).ece
+        if resamples:
+            entry["interval_95"] = bootstrap_intervals(
+                truth[mask], s[mask], threshold, families[mask], resamples=resamples
+            )
         out["slices"][name] = entry
         out["baselines"][name] = {
             b: prf(pred[mask], truth[mask])["f1"] for b, pred in baselines.items()
@@ -121,6 +184,17 @@ def print_tables(result: dict[str, Any]) -> None:
             f"{_fmt(m['recall'])} | {_fmt(m['f1'])} | {_fmt(m['auroc'])} | {m['ece']:.3f} | "
             f"{m['best_f1']:.3f} ({m['best_threshold']:.2f}) | {base} |"
         )
+    intervals = {n: m["interval_95"] for n, m in result["slices"].items() if "interval_95" in m}
+    if intervals:
+        print("\n95% intervals (bootstrap within families):\n")
+        print("| slice | F1 | AUROC | ECE |")
+        print("|---|---|---|---|")
+        for name, iv in intervals.items():
+            cells = " | ".join(
+                "-" if iv[k] is None else f"{iv[k][0]:.3f}-{iv[k][1]:.3f}"
+                for k in ("f1", "auroc", "ece")
+            )
+            print(f"| {name} | {cells} |")
 
 
 def add_window_options(parser: argparse.ArgumentParser) -> None:
@@ -148,26 +222,45 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     add_window_options(parser)
     parser.add_argument("--errors", action="store_true", help="list the model's errors")
+    parser.add_argument(
+        "--bootstrap",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="resamples for the 95%% intervals (default 1000; 0: none)",
+    )
+    parser.add_argument(
+        "--scores",
+        type=Path,
+        default=None,
+        metavar="JSON",
+        help="re-read per-row scores from an earlier --json output instead of running a model",
+    )
     args = parser.parse_args(argv)
     rows = load_gold(args.gold)
     if not rows:
         print(f"error: {args.gold} has no rows", file=sys.stderr)
         return 2
 
-    from refusal_detector import RefusalDetector
+    if args.scores is not None:
+        scores, threshold, origin, model_dir = _saved_scores(args.scores, rows, args.threshold)
+    else:
+        from refusal_detector import RefusalDetector
 
-    detector = RefusalDetector.from_pretrained(
-        args.model,
-        backend=args.backend,
-        window_align=args.window_align,
-        window_stride=args.window_stride,
-    )
-    threshold, origin = model_threshold(detector, args.threshold)
-    scores = np.asarray(detector.predict_proba([r["response"] for r in rows]), dtype=np.float64)
-    result = evaluate(rows, scores, threshold)
+        detector = RefusalDetector.from_pretrained(
+            args.model,
+            backend=args.backend,
+            window_align=args.window_align,
+            window_stride=args.window_stride,
+        )
+        threshold, origin = model_threshold(detector, args.threshold)
+        texts = [r["response"] for r in rows]
+        scores = np.asarray(detector.predict_proba(texts), dtype=np.float64)
+        model_dir = str(detector.model_dir)
+    result = evaluate(rows, scores, threshold, resamples=args.bootstrap)
     result |= {
         "threshold_origin": origin,
-        "model_dir": str(detector.model_dir),
+        "model_dir": model_dir,
         "gold": str(args.gold),
         "rows": len(rows),
         "scores": {r["gold_id"]: float(x) for r, x in zip(rows, scores, strict=True)},

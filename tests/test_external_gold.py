@@ -307,3 +307,40 @@ def test_committed_gold_rows_come_from_held_out_groups_and_match_their_text() ->
         assert row["family"] in ("claude", "mistral", "zephyr")
     review = {r["id"] for r in _jsonl(ann / "external_review_design.jsonl")}
     assert not review & {row["id"] for row in gold}
+
+
+def test_bootstrap_intervals_bracket_the_figures_and_scores_can_be_reread(
+    bench, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import numpy as np
+
+    truth = np.array([True, False] * 20)
+    perfect = np.where(truth, 0.9, 0.1)
+    families = np.array(["claude"] * 20 + ["mistral"] * 20)
+    iv = bench.bootstrap_intervals(truth, perfect, 0.5, families, resamples=50)
+    assert iv["f1"] == [1.0, 1.0] and iv["auroc"] == [1.0, 1.0]
+    assert iv["ece"][0] == pytest.approx(0.1) and iv["ece"][1] == pytest.approx(0.1)
+    noisy = np.clip(perfect + np.random.default_rng(0).normal(0, 0.3, 40), 0, 1)
+    iv = bench.bootstrap_intervals(truth, noisy, 0.5, families, resamples=200)
+    assert iv["auroc"][0] < bench.auroc(truth, noisy) <= iv["auroc"][1]
+
+    rows = [
+        {"gold_id": f"eg-{i}", "family": "claude" if i < 4 else "mistral", "stratum": "soft",
+         "prompt": "p", "response": f"text {i}", "label": i % 2, "reason": "r"}
+        for i in range(8)
+    ]  # fmt: skip
+    gold = _write_jsonl(tmp_path / "external_gold.jsonl", rows)
+    saved = tmp_path / "saved.json"
+    scores = {f"eg-{i}": 0.8 if i % 2 else 0.3 for i in range(8)}
+    saved.write_text(json.dumps({"threshold": 0.5, "model_dir": "m", "scores": scores}))
+    out = tmp_path / "again.json"
+    args = ["--gold", str(gold), "--scores", str(saved), "--json", str(out), "--bootstrap", "20"]
+    assert bench.main(args) == 0  # no model is loaded
+    result = json.loads(out.read_text())
+    assert result["slices"]["overall"]["f1"] == 1.0 and result["threshold"] == 0.5
+    assert result["slices"]["family=mistral"]["interval_95"]["f1"] == [1.0, 1.0]
+    assert "| overall | 1.000-1.000 | 1.000-1.000 |" in capsys.readouterr().out
+    del scores["eg-3"]
+    saved.write_text(json.dumps({"threshold": 0.5, "scores": scores}))
+    with pytest.raises(SystemExit, match="no score for 1 gold rows"):
+        bench.main(["--gold", str(gold), "--scores", str(saved)])
