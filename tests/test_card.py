@@ -243,7 +243,14 @@ def test_external_gold_section_leads_with_per_family_figures() -> None:
     assert "| mistral | 353 | 135 | 0.860 | 0.760 | 0.808 | 0.922 | - | - |" in text
     assert "| overall | 839 | 434 | 0.950 | 0.880 | 0.916 | 0.970 | 0.031 | 0.712 |" in text
     assert "lf_stratum" not in text
+    assert "95% intervals" not in text  # an older report has none
     assert external_gold_section(None) == ""
+    overall = {
+        **report["slices"]["overall"],
+        "interval_95": {"f1": [0.9, 0.93], "auroc": [0.96, 0.98], "ece": [0.026, 0.053]},
+    }  # type: ignore[dict-item]
+    text = external_gold_section({**report, "slices": {"overall": overall}})
+    assert "overall F1 0.900-0.930, AUROC 0.960-0.980, ECE 0.026-0.053." in text
 
 
 def test_card_leads_with_unseen_families_then_the_test_split(inputs: CardInputs) -> None:

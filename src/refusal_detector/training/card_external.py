@@ -61,5 +61,28 @@ def external_gold_section(report: dict[str, Any] | None) -> str:
             *(_f(base.get(name)) for name in names),
         ]
         lines.append("| " + " | ".join(cells) + " |")
+    intervals = [
+        (key.removeprefix("family="), m["interval_95"])
+        for key, m in slices.items()
+        if "interval_95" in m and (key == "overall" or key.startswith("family="))
+    ]
+    if intervals:
+        lines += [
+            "",
+            "95% intervals (bootstrap over rows within each family): "
+            + "; ".join(
+                f"{label} "
+                + ", ".join(
+                    f"{name} {_range(iv.get(key))}"
+                    for key, name in (("f1", "F1"), ("auroc", "AUROC"), ("ece", "ECE"))
+                )
+                for label, iv in intervals
+            )
+            + ". A goal inside an interval is not settled by this set.",
+        ]
     lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def _range(pair: list[float] | None) -> str:
+    return "-" if not pair else f"{pair[0]:.3f}-{pair[1]:.3f}"
