@@ -115,7 +115,8 @@ def _saved_scores(
         )
     scores = np.array([by_id[r["gold_id"]] for r in rows], dtype=np.float64)
     if requested == "auto":
-        threshold, origin = float(saved["threshold"]), f"as in {path}"
+        threshold = float(saved["threshold"])
+        origin = str(saved.get("threshold_origin", f"as in {path}"))
     else:
         threshold, origin = float(requested), "given"
     return scores, threshold, origin, str(saved.get("model_dir"))
